@@ -1,0 +1,67 @@
+# mtbert course — the two commands a user needs: `make lab` and `make test`. `make help` lists the rest.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(abspath $(VENV))/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.mtbert-installed
+# nbgrader runs `alembic` and the kernels from the venv: put its bin/ first.
+export PATH := $(BIN):$(PATH)
+# The course never downloads at test time; a hub model is used only when you ask for one (see README).
+TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 MPLBACKEND=Agg
+ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
+ASSIGNMENT ?=
+PYTEST_ARGS ?=
+LAB_ARGS ?=
+
+.PHONY: help setup lab test test-unit release lock autograde feedback grades clean-grading bench
+
+help:
+	@echo "make lab        set up .venv if missing, then start JupyterLab on the course"
+	@echo "make test       set up .venv if missing, then run the whole test suite (offline)"
+	@echo "make test-unit  only the fast unit tests (no notebook execution, no nbgrader)"
+	@echo "make release    regenerate notebooks/ (student versions) from solutions/ with nbgrader"
+	@echo "make autograde ASSIGNMENT=00_bert_anatomy   autograde submitted/*/<assignment>"
+	@echo "make feedback ASSIGNMENT=...                 feedback HTML into feedback/"
+	@echo "make grades                                  export grades.csv from gradebook.db"
+	@echo "make lock       rewrite requirements.txt from the current .venv (after changing a pin)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build
+	$(PY) -m pip install --disable-pip-version-check "$$(grep -E '^torch==' requirements.txt)"
+	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mtbert)"
+	@touch $@
+
+setup: $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
+
+test: setup
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(TEST_ENV) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+release: setup
+	@for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment "$$a" --force || exit 1; done
+
+lock: setup
+	@{ sed -n '1,3p' requirements.txt; $(PY) -m pip freeze --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/'; } > requirements.txt.new
+	@mv requirements.txt.new requirements.txt && echo "requirements.txt rewritten"
+
+autograde: setup
+	@test -n "$(ASSIGNMENT)" || (echo "usage: make autograde ASSIGNMENT=00_bert_anatomy" && exit 2)
+	$(TEST_ENV) $(BIN)/nbgrader autograde "$(ASSIGNMENT)" --force
+
+feedback: setup
+	@test -n "$(ASSIGNMENT)" || (echo "usage: make feedback ASSIGNMENT=00_bert_anatomy" && exit 2)
+	$(BIN)/nbgrader generate_feedback "$(ASSIGNMENT)" --force
+
+grades: setup
+	$(BIN)/nbgrader export --to grades.csv && echo "wrote grades.csv"
+
+clean-grading:
+	rm -rf submitted autograded feedback gradebook.db grades.csv

@@ -1,0 +1,30 @@
+"""nbgrader configuration for the mtbert course.
+
+The course directory is the repository root: instructor notebooks live in solutions/<assignment>/,
+`nbgrader generate_assignment` writes the student versions to notebooks/<assignment>/ (``make release``).
+Submissions, autograded copies, feedback and gradebook.db are build artefacts (git-ignored).
+"""
+import os
+
+c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "mtbert"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
+# Only notebooks are part of an assignment; data ships inside the mtbert_ref package.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+# What a student sees in place of the solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Execution while autograding. A training demo shrinks when NBGRADER_EXECUTION is set (see mtbert_ref.device.under_grading),
+# so no cell of a correct CPU submission comes near this limit; an endless loop is cut off after it.
+c.Execute.timeout = int(os.environ.get("MTBERT_CELL_TIMEOUT", "240"))
+c.Execute.interrupt_on_timeout = True
+c.Autograde.create_student = True
