@@ -81,6 +81,7 @@ HEAD_CLASSES = OrderedDict([
 def build_head_zoo(encoder: BertModel, num_labels: int = 3) -> "OrderedDict[str, nn.Module]":
     """Every transformers BERT head class, built on a copy of ``encoder``'s weights (heads start random).
 
+    ``num_labels`` is used by the classification heads (QA always has 2 outputs: start and end).
     The copy is made with ``load_state_dict``, so the encoder layers of every model equal ``encoder``; the pooler is
     copied where the class has one (the MLM and causal-LM classes have none).
     """
@@ -88,7 +89,7 @@ def build_head_zoo(encoder: BertModel, num_labels: int = 3) -> "OrderedDict[str,
     state = encoder.state_dict()
     for name, cls in HEAD_CLASSES.items():
         cfg = encoder.config.__class__.from_dict(encoder.config.to_dict())
-        cfg.num_labels = num_labels
+        cfg.num_labels = 2 if cls is BertForQuestionAnswering else num_labels  # QA: start and end
         if cls is BertLMHeadModel:
             cfg.is_decoder = True
         model = cls(cfg)

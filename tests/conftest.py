@@ -1,0 +1,72 @@
+"""Shared fixtures: the course's assignments, nbgrader in a temporary course copy, notebook execution."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+ASSIGNMENTS = sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit()) \
+    if SOLUTIONS.exists() else []
+BIN = Path(sys.executable).parent
+
+# Never touch a model hub from the tests.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def notebook_path(base: Path, assignment: str) -> Path:
+    nbs = sorted((base / assignment).glob("*.ipynb"))
+    assert len(nbs) == 1, f"{base / assignment} should hold exactly one notebook, found {[p.name for p in nbs]}"
+    return nbs[0]
+
+
+def subprocess_env(**extra) -> dict:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # nbgrader runs alembic and the kernel from the venv
+    env.update(extra)
+    return env
+
+
+def run_nbgrader(args: list[str], cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, env=subprocess_env(), capture_output=True,
+                          text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                             f"{proc.stderr[-5000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def course_copy(tmp_path_factory) -> Path:
+    """A temporary course directory (config + solutions) in which nbgrader has generated every assignment."""
+    base = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", base / "nbgrader_config.py")
+    shutil.copytree(SOLUTIONS, base / "solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    for a in ASSIGNMENTS:
+        run_nbgrader(["generate_assignment", a, "--force"], cwd=base)
+    return base
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def timer():
+    start = time.perf_counter()
+    yield lambda: time.perf_counter() - start

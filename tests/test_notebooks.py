@@ -1,0 +1,33 @@
+"""Every solution notebook executes top to bottom in a fresh kernel (as a student would run it, full size)."""
+from __future__ import annotations
+
+import time
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from conftest import ASSIGNMENTS, SOLUTIONS, notebook_path
+
+
+def execute_notebook(path, timeout=900, env_fast=False):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - start
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_notebook_executes(assignment):
+    path = notebook_path(SOLUTIONS, assignment)
+    try:
+        nb, seconds = execute_notebook(path)
+    except CellExecutionError as exc:
+        pytest.fail(f"{path.name} failed while executing:\n{str(exc)[-4000:]}")
+    print(f"\n{assignment}: executed in {seconds:.1f} s")
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, f"{assignment}: error outputs {errors[:1]}"
