@@ -12,17 +12,21 @@ ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 ASSIGNMENT ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help setup lab test test-unit release lock autograde feedback grades clean-grading bench
+.PHONY: help setup lab test test-full test-unit release lock collect autograde feedback grades clean-grading bench
 
 help:
 	@echo "make lab        set up .venv if missing, then start JupyterLab on the course"
 	@echo "make test       set up .venv if missing, then run the whole test suite (offline)"
+	@echo "make test-full  the whole suite plus every solution notebook executed at full size (slow on a CPU)"
 	@echo "make test-unit  only the fast unit tests (no notebook execution, no nbgrader)"
 	@echo "make release    regenerate notebooks/ (student versions) from solutions/ with nbgrader"
+	@echo "make collect ASSIGNMENT=00_bert_anatomy FROM=downloads/   submissions into submitted/<student>/<assignment>/"
 	@echo "make autograde ASSIGNMENT=00_bert_anatomy   autograde submitted/*/<assignment>"
 	@echo "make feedback ASSIGNMENT=...                 feedback HTML into feedback/"
 	@echo "make grades                                  export grades.csv from gradebook.db"
+	@echo "make bench      measure the course's speed side by side (benchmarks/RESULTS.md)"
 	@echo "make lock       rewrite requirements.txt from the current .venv (after changing a pin)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -45,8 +49,11 @@ lab: setup
 test: setup
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
+test-full: setup
+	$(TEST_ENV) $(PY) -m pytest -m "" $(PYTEST_ARGS)
+
 test-unit: setup
-	$(TEST_ENV) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -m "not slow and not fullsize" $(PYTEST_ARGS)
 
 release: setup
 	@for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment "$$a" --force || exit 1; done
@@ -54,6 +61,10 @@ release: setup
 lock: setup
 	@{ sed -n '1,3p' requirements.txt; $(PY) -m pip freeze --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/'; } > requirements.txt.new
 	@mv requirements.txt.new requirements.txt && echo "requirements.txt rewritten"
+
+collect: setup
+	@test -n "$(ASSIGNMENT)" -a -n "$(FROM)" || (echo "usage: make collect ASSIGNMENT=00_bert_anatomy FROM=path/to/downloads" && exit 2)
+	$(PY) scripts/collect.py "$(ASSIGNMENT)" "$(FROM)"
 
 autograde: setup
 	@test -n "$(ASSIGNMENT)" || (echo "usage: make autograde ASSIGNMENT=00_bert_anatomy" && exit 2)
@@ -68,3 +79,6 @@ grades: setup
 
 clean-grading:
 	rm -rf submitted autograded feedback gradebook.db grades.csv
+
+bench: setup
+	$(TEST_ENV) $(PY) benchmarks/run_all.py $(BENCH_ARGS)

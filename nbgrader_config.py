@@ -28,3 +28,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = int(os.environ.get("MTBERT_CELL_TIMEOUT", "240"))
 c.Execute.interrupt_on_timeout = True
 c.Autograde.create_student = True
+# A deleted test cell is put back (and run) instead of silently costing, or saving, its points.
+c.OverwriteCells.add_missing_cells = True
+# Starting a kernel and importing torch/transformers can take long on a loaded machine; never fail a submission
+# because the kernel was slow to start.
+c.Execute.startup_timeout = 300

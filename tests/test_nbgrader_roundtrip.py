@@ -90,20 +90,58 @@ def _failures(course, assignment, student):
     return out
 
 
+def _broken_submission(solution_path):
+    """The solution with the body of its first exercise replaced by a crash; returns (notebook, lost points)."""
+    nb = nbformat.read(solution_path, as_version=4)
+    broken_at = None
+    for i, cell in enumerate(nb.cells):
+        if cell.metadata.get("nbgrader", {}).get("solution") and "### BEGIN SOLUTION" in cell.source:
+            m = re.search(r"^([ \t]*)### BEGIN SOLUTION.*?### END SOLUTION[^\n]*", cell.source, flags=re.S | re.M)
+            indent = m.group(1)
+            cell.source = cell.source[:m.start()] + f"{indent}raise RuntimeError('a deliberately broken answer')" + \
+                cell.source[m.end():]
+            broken_at = i
+            break
+    lost = next(c.metadata["nbgrader"]["points"] for c in nb.cells[broken_at + 1:]
+                if c.metadata.get("nbgrader", {}).get("grade"))
+    return nb, lost
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_autograde_solution_full_marks_student_zero(assignment, course_copy):
+    """Three submissions: the solution (full marks), the untouched release (0), the solution with its first exercise
+    broken (loses exactly that exercise's points); then feedback for all three."""
     solution = notebook_path(course_copy / "solutions", assignment)
     student = notebook_path(course_copy / "notebooks", assignment)
     for who, src in (("instructor_solution", solution), ("untouched_student", student)):
         dest = course_copy / "submitted" / who / assignment
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, dest / student.name)
+    broken, lost = _broken_submission(solution)
+    dest = course_copy / "submitted" / "broken_first_exercise" / assignment
+    dest.mkdir(parents=True, exist_ok=True)
+    nbformat.write(broken, dest / student.name)
     run_nbgrader(["autograde", assignment, "--force"], cwd=course_copy)
     grades = _grade(course_copy, assignment)
     score, max_score = grades["instructor_solution"]
     assert max_score > 0, f"{assignment} has no graded points"
     assert score == max_score, (f"the solution of {assignment} scored {score}/{max_score}; failing tests: "
                                 f"{_failures(course_copy, assignment, 'instructor_solution')}")
+    # the solution ran top to bottom without any error, graded cell or not
+    executed = nbformat.read(next((course_copy / "autograded" / "instructor_solution" / assignment).glob("*.ipynb")),
+                             as_version=4)
+    errors = [(i, o.ename, o.evalue[:300]) for i, c in enumerate(executed.cells) if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, f"cells of the {assignment} solution raised while being graded: {errors[:3]}"
+    assert all(c.get("execution_count") for c in executed.cells if c.cell_type == "code" and c.source.strip()), \
+        f"not every code cell of the {assignment} solution was executed"
     blank, _ = grades["untouched_student"]
     assert blank == 0, f"the untouched student notebook of {assignment} scored {blank}/{max_score}"
+    got, _ = grades["broken_first_exercise"]
+    assert got == max_score - lost, (f"a submission of {assignment} whose first exercise crashes scored {got}, "
+                                     f"expected {max_score - lost}; failing tests: "
+                                     f"{_failures(course_copy, assignment, 'broken_first_exercise')}")
+    run_nbgrader(["generate_feedback", assignment, "--force"], cwd=course_copy)
+    for who in ("instructor_solution", "untouched_student", "broken_first_exercise"):
+        assert list((course_copy / "feedback" / who / assignment).glob("*.html")), f"no feedback HTML for {who}"

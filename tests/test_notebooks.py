@@ -1,4 +1,10 @@
-"""Every solution notebook executes top to bottom in a fresh kernel (as a student would run it, full size)."""
+"""Every solution notebook executes top to bottom in a fresh kernel at full size, as a student runs it.
+
+These runs take minutes each on a CPU, so they are marked `fullsize` and run by `make test-full` (and timed by
+`make bench`). `make test` executes every solution top to bottom too, in nbgrader's grading mode (short training
+demos): see test_autograde_solution_full_marks_student_zero in test_nbgrader_roundtrip.py, which also asserts that no
+cell of the solution raised.
+"""
 from __future__ import annotations
 
 import time
@@ -21,6 +27,7 @@ def execute_notebook(path, timeout=900, env_fast=False):
 
 
 @pytest.mark.slow
+@pytest.mark.fullsize
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_notebook_executes(assignment):
     path = notebook_path(SOLUTIONS, assignment)
