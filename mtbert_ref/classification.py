@@ -1,0 +1,597 @@
+"""Notebook 05 — sequence classification: references and checkers.
+
+A sequence classifier is the encoder, its pooled output (the [CLS] vector passed through the pooler's dense + tanh),
+dropout and one linear layer. What the logits mean depends on the *problem type*, which transformers infers from the
+labels exactly as :func:`infer_problem_type` does:
+
+* ``num_labels == 1`` → **regression**: one real number per text, mean squared error;
+* integer labels (``torch.long``/``torch.int``) → **single-label classification**: softmax over the classes,
+  cross-entropy (optionally weighted per class, for imbalanced data);
+* anything else (float multi-hot labels) → **multi-label classification**: an independent sigmoid per class,
+  binary cross-entropy — the subject of notebook 06.
+
+An explicit ``problem_type`` always wins over the inference.
+
+Reference implementations:
+* :class:`ClassificationHead` — dropout + ``nn.Linear(hidden, num_labels)`` on the pooled output.
+* :func:`infer_problem_type` / :func:`classification_loss` — the loss for each problem type, class weights.
+* :class:`BertSequenceClassifier` — encoder + head + loss; equal to ``BertForSequenceClassification``
+  (:func:`load_hf_classifier` maps its state dict).
+* :func:`training_step` — one optimisation step; :func:`macro_f1` — the metric for imbalanced classes.
+* :func:`class_weights_from_labels`, :func:`confusion_matrix`, :func:`plot_confusion_matrix`, baselines and data.
+
+Checkers: :func:`check_classification_head`, :func:`check_classification_loss`, :func:`check_training_step`,
+:func:`check_macro_f1`.
+"""
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import BertConfig, BertForSequenceClassification, BertModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .backbone import tiny_bert_config
+from .checking import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
+from .data import data_path
+
+__all__ = [
+    "PROBLEM_TYPES",
+    "load_tweets",
+    "TWEET_LABELS",
+    "ClassificationHead",
+    "infer_problem_type",
+    "classification_loss",
+    "BertSequenceClassifier",
+    "hf_key_map",
+    "load_hf_classifier",
+    "class_weights_from_labels",
+    "training_step",
+    "macro_f1",
+    "confusion_matrix",
+    "plot_confusion_matrix",
+    "predict_classes",
+    "majority_baseline",
+    "tfidf_logreg_baseline",
+    "check_classification_head",
+    "check_classification_loss",
+    "check_training_step",
+    "check_macro_f1",
+]
+
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+TWEET_LABELS = ["negative", "neutral", "positive"]
+
+
+# --------------------------------------------------------------------------------------------- data
+def load_tweets(split: str = "train") -> list[dict]:
+    """The course's 3-class tweet sentiment data (see ``mtbert_ref/data/tweets/SOURCE.md``).
+
+    ``split`` is "train" (4,000 tweets) or "test" (1,000). Each item: ``{"text", "label" (0/1/2), "label_name"}``.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    with gzip.open(data_path("tweets", f"{split}.jsonl.gz"), "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+# --------------------------------------------------------------------------------------------- the head
+class ClassificationHead(nn.Module):
+    """Dropout, then a linear layer from the pooled vector to one logit per label.
+
+    ``forward(pooled_output)``: (batch, hidden) float → logits (batch, num_labels), same dtype. No activation:
+    the loss (softmax / sigmoid / nothing) belongs to the problem type, not to the head. Parameter names
+    ``classifier.weight`` (num_labels, hidden) and ``classifier.bias`` (num_labels,) match transformers'.
+    """
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout_prob: float = 0.1):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout_prob)
+        self.classifier = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, pooled_output: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(pooled_output))
+
+
+# --------------------------------------------------------------------------------------------- the loss
+def infer_problem_type(num_labels: int, labels: torch.Tensor, problem_type: str | None = None) -> str:
+    """The problem type transformers would use: the explicit one if given, else inferred from num_labels and dtype."""
+    if problem_type is not None:
+        if problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type must be one of {PROBLEM_TYPES} or None, got {problem_type!r}")
+        return problem_type
+    if num_labels == 1:
+        return "regression"
+    if labels.dtype in (torch.long, torch.int):
+        return "single_label_classification"
+    return "multi_label_classification"
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str | None = None,
+                        class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The loss of a sequence classifier; ``num_labels`` is ``logits.shape[-1]``.
+
+    logits: (batch, num_labels) float. labels: (batch,) int64 or int32 for single-label; (batch,) or (batch, 1) float for
+    regression with one output, (batch, num_labels) float for several outputs; (batch, num_labels) float 0/1 for
+    multi-label. class_weights: (num_labels,) float or None — single-label only: ``F.cross_entropy(weight=...)``,
+    whose mean divides by the *sum of the weights of the targets*, not by the batch size. Returns a 0-dim tensor.
+    """
+    num_labels = logits.shape[-1]
+    kind = infer_problem_type(num_labels, labels, problem_type)
+    if class_weights is not None and kind != "single_label_classification":
+        raise ValueError("class_weights apply to single-label classification only (for multi-label use "
+                         "BCEWithLogitsLoss(pos_weight=...))")
+    if kind == "regression":
+        labels = labels.to(logits.dtype)
+        if num_labels == 1:
+            return F.mse_loss(logits.squeeze(), labels.squeeze())
+        return F.mse_loss(logits, labels)
+    if kind == "single_label_classification":
+        weight = None if class_weights is None else class_weights.to(device=logits.device, dtype=logits.dtype)
+        # int32 labels count as integer labels too, but F.cross_entropy wants int64 targets
+        return F.cross_entropy(logits.view(-1, num_labels), labels.reshape(-1).long(), weight=weight)
+    return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+def class_weights_from_labels(labels: Sequence[int], num_labels: int) -> torch.Tensor:
+    """Inverse-frequency weights ``n / (num_labels * count_c)`` (scikit-learn's "balanced"); mean weight ≈ 1.
+
+    A class absent from ``labels`` gets weight 0 (it cannot be a target anyway).
+    """
+    counts = torch.bincount(torch.as_tensor(list(labels), dtype=torch.long), minlength=num_labels).double()
+    w = counts.sum() / (num_labels * counts.clamp(min=1))
+    return torch.where(counts > 0, w, torch.zeros_like(w)).float()
+
+
+# --------------------------------------------------------------------------------------------- the model
+class BertSequenceClassifier(nn.Module):
+    """Encoder + :class:`ClassificationHead` + :func:`classification_loss` — ``BertForSequenceClassification`` rebuilt.
+
+    ``head`` and ``loss_fn`` may be replaced (the notebook plugs in the student's); ``class_weights`` is passed to the
+    loss. ``forward`` returns a ``SequenceClassifierOutput`` (``.loss`` only when ``labels`` are given, ``.logits``).
+    Unlike transformers, the inferred problem type is not written back into the config: each call infers it again.
+    """
+
+    def __init__(self, encoder: BertModel, num_labels: int, problem_type: str | None = None,
+                 class_weights: torch.Tensor | None = None, dropout_prob: float | None = None,
+                 head: nn.Module | None = None, loss_fn=None):
+        super().__init__()
+        cfg = encoder.config
+        if dropout_prob is None:
+            dropout_prob = cfg.classifier_dropout if cfg.classifier_dropout is not None else cfg.hidden_dropout_prob
+        self.bert = encoder
+        self.num_labels = num_labels
+        self.problem_type = problem_type
+        self.head = head if head is not None else ClassificationHead(cfg.hidden_size, num_labels, dropout_prob)
+        lin = getattr(self.head, "classifier", None)
+        if isinstance(lin, nn.Linear):   # transformers' initialisation of a new head
+            nn.init.normal_(lin.weight, std=cfg.initializer_range)
+            nn.init.zeros_(lin.bias)
+        self.loss_fn = loss_fn or classification_loss
+        self.register_buffer("class_weights", None if class_weights is None else torch.as_tensor(class_weights).float(),
+                             persistent=False)
+
+    @classmethod
+    def from_config(cls, config: BertConfig, **kwargs) -> "BertSequenceClassifier":
+        """A randomly initialised classifier (``num_labels`` from the config unless given)."""
+        kwargs.setdefault("num_labels", config.num_labels)
+        return cls(BertModel(config, add_pooling_layer=True), **kwargs)
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                        return_dict=True, **kwargs)
+        logits = self.head(out.pooler_output)
+        loss = None
+        if labels is not None:
+            if self.class_weights is not None:
+                loss = self.loss_fn(logits, labels, self.problem_type, self.class_weights)
+            else:
+                loss = self.loss_fn(logits, labels, self.problem_type)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def hf_key_map(hf_keys: Sequence[str]) -> dict[str, str]:
+    """transformers' state-dict key → ours: ``classifier.*`` → ``head.classifier.*``; ``bert.*`` unchanged."""
+    return {k: ("head." + k if k.startswith("classifier.") else k) for k in hf_keys}
+
+
+def load_hf_classifier(model: BertSequenceClassifier, hf_model: BertForSequenceClassification) -> BertSequenceClassifier:
+    """Copy every weight of a ``BertForSequenceClassification`` into ``model`` (strict: no key may be left over)."""
+    state = hf_model.state_dict()
+    mapping = hf_key_map(list(state))
+    model.load_state_dict({mapping[k]: v for k, v in state.items()}, strict=True)
+    return model
+
+
+# --------------------------------------------------------------------------------------------- training step
+def _to_device(batch: dict, device) -> dict:
+    return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+
+
+def training_step(model: nn.Module, batch: dict, optimizer: torch.optim.Optimizer, device="cpu") -> float:
+    """One optimisation step: train mode, batch to ``device``, forward (``model(**batch).loss``), backward,
+    ``optimizer.step()``, ``optimizer.zero_grad()``. Returns the loss as a Python float (``loss.item()``), so that
+    a list of losses does not keep every step's computation graph alive."""
+    model.train()
+    batch = _to_device(batch, device)
+    loss = model(**batch).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss.item()
+
+
+# --------------------------------------------------------------------------------------------- metrics
+def _as_long(x) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().long().reshape(-1)
+    return torch.as_tensor(np.asarray(x), dtype=torch.long).reshape(-1)
+
+
+def macro_f1(y_true, y_pred, num_labels: int | None = None) -> float:
+    """Unweighted mean over classes of F1 = 2·TP / (2·TP + FP + FN).
+
+    y_true, y_pred: equal-length 1-D sequences of class ids (list, NumPy array or tensor on any device).
+    Classes: 0..num_labels-1 when ``num_labels`` is given, otherwise every class that occurs in y_true or y_pred
+    (scikit-learn's default). A class with 2·TP + FP + FN = 0 (never true, never predicted) scores 0; a class that
+    is never predicted scores 0 as well (its recall is 0). Equal to
+    ``sklearn.metrics.f1_score(y_true, y_pred, labels=..., average="macro", zero_division=0)``. Returns a float.
+    """
+    t, p = _as_long(y_true), _as_long(y_pred)
+    if t.shape != p.shape:
+        raise ValueError(f"y_true and y_pred must have the same length, got {t.numel()} and {p.numel()}")
+    classes = torch.arange(num_labels) if num_labels is not None else torch.unique(torch.cat([t, p]))
+    if classes.numel() == 0:
+        return 0.0
+    scores = []
+    for c in classes.tolist():
+        tp = int(((t == c) & (p == c)).sum())
+        fp = int(((t != c) & (p == c)).sum())
+        fn = int(((t == c) & (p != c)).sum())
+        denom = 2 * tp + fp + fn
+        scores.append(2 * tp / denom if denom else 0.0)
+    return float(sum(scores) / len(scores))
+
+
+def confusion_matrix(y_true, y_pred, num_labels: int) -> torch.Tensor:
+    """(num_labels, num_labels) long tensor: row = true class, column = predicted class."""
+    t, p = _as_long(y_true), _as_long(y_pred)
+    return torch.bincount(t * num_labels + p, minlength=num_labels * num_labels).reshape(num_labels, num_labels)
+
+
+def plot_confusion_matrix(cm, labels: Sequence[str], title: str = "Confusion matrix", normalize: bool = True, ax=None):
+    """Heatmap of a confusion matrix; with ``normalize`` each row shows the share of that true class (recall)."""
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm.cpu() if isinstance(cm, torch.Tensor) else cm, dtype=float)
+    shown = cm / np.clip(cm.sum(axis=1, keepdims=True), 1, None) if normalize else cm
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.2, 3.6))
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else shown.max())
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            txt = f"{shown[i, j]:.2f}\n({int(cm[i, j])})" if normalize else f"{int(cm[i, j])}"
+            ax.text(j, i, txt, ha="center", va="center", fontsize=8,
+                    color="white" if shown[i, j] > (0.6 if normalize else shown.max() * 0.6) else "black")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    (fig or ax.figure).colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return fig or ax.figure
+
+
+@torch.no_grad()
+def predict_classes(model: nn.Module, dataset, collate_fn, device="cpu", batch_size: int = 64) -> torch.Tensor:
+    """argmax class of every example of ``dataset`` (a sequence of encoded examples), in the dataset's order.
+
+    Examples are batched by length (sorted) so dynamic padding adds almost nothing; ``labels`` are not given to the
+    model. Returns a (len(dataset),) long tensor on the CPU.
+    """
+    model.eval().to(device)
+    order = sorted(range(len(dataset)), key=lambda i: len(dataset[i]["input_ids"]))
+    out = torch.empty(len(dataset), dtype=torch.long)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        batch = collate_fn([{k: v for k, v in dataset[i].items() if k != "labels"} for i in idx])
+        logits = model(**_to_device(batch, device)).logits
+        out[torch.tensor(idx)] = logits.argmax(-1).cpu()
+    return out
+
+
+# --------------------------------------------------------------------------------------------- baselines
+def majority_baseline(train_labels: Sequence[int], n: int) -> list[int]:
+    """Predict the most frequent training class ``n`` times."""
+    return [int(np.bincount(np.asarray(train_labels)).argmax())] * n
+
+
+def tfidf_logreg_baseline(train_texts: Sequence[str], train_labels: Sequence[int], test_texts: Sequence[str],
+                          class_weight: str | None = "balanced", seed: int = 0) -> list[int]:
+    """TF-IDF over word 1-2-grams + logistic regression (scikit-learn): the classical baseline to beat."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    clf = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, lowercase=True),
+                        LogisticRegression(C=4.0, solver="newton-cg", max_iter=1000, class_weight=class_weight,
+                                           random_state=seed))
+    clf.fit(list(train_texts), list(train_labels))
+    return [int(x) for x in clf.predict(list(test_texts))]
+
+
+# --------------------------------------------------------------------------------------------- checkers
+_HEAD_HINTS = ("Apply self.dropout to the pooled vector *before* self.classifier, once, and nothing else "
+               "(no tanh or softmax: the pooler already applied tanh, the loss applies softmax/sigmoid).")
+
+
+def check_classification_head(student_cls, device="cpu", seed: int = 0, hidden_tests: bool = False) -> None:
+    """Build the student's ``ClassificationHead(hidden_size, num_labels, dropout_prob)``, give it the reference's
+    weights, and compare logits in eval mode (no dropout) and in train mode (same seed → same dropout mask)."""
+    device = torch.device(device)
+    cases = [dict(hidden=16, labels=3, p=0.1, batch=4)]
+    if hidden_tests:
+        cases += [dict(hidden=32, labels=1, p=0.0, batch=5), dict(hidden=8, labels=7, p=0.5, batch=3),
+                  dict(hidden=24, labels=2, p=0.3, batch=1, dtype=torch.float64)]
+    for case in cases:
+        dtype = case.get("dtype", torch.float32)
+        torch.manual_seed(seed)
+        ref = ClassificationHead(case["hidden"], case["labels"], case["p"]).to(device, dtype)
+        desc = f"ClassificationHead(hidden_size={case['hidden']}, num_labels={case['labels']}, dropout_prob={case['p']})"
+        mine = call_student(student_cls, case["hidden"], case["labels"], dropout_prob=case["p"], name="ClassificationHead",
+                            reference=ClassificationHead)
+        if not isinstance(mine, nn.Module):
+            raise GradingError(f"{desc} should build an nn.Module (subclass nn.Module and call super().__init__()), "
+                               f"got a {type(mine).__name__}.")
+        keys = sorted(mine.state_dict())
+        want_keys = sorted(ref.state_dict())
+        if keys != want_keys:
+            raise GradingError(f"{desc} has parameters {keys}, expected {want_keys}: store the linear layer as "
+                               "`self.classifier = nn.Linear(hidden_size, num_labels)` (with a bias) and the dropout "
+                               "as `self.dropout`.")
+        for name, p in mine.state_dict().items():
+            if tuple(p.shape) != tuple(ref.state_dict()[name].shape):
+                raise GradingError(f"{desc}: {name} has shape {tuple(p.shape)}, expected "
+                                   f"{tuple(ref.state_dict()[name].shape)} (nn.Linear(hidden_size, num_labels)).")
+        drop = [m for m in mine.modules() if isinstance(m, nn.Dropout)]
+        if not drop:
+            raise GradingError(f"{desc} has no nn.Dropout: create `self.dropout = nn.Dropout(dropout_prob)`.")
+        if any(abs(m.p - case["p"]) > 1e-12 for m in drop):
+            raise GradingError(f"{desc}: the dropout probability is {drop[0].p}, expected dropout_prob={case['p']}.")
+        mine.load_state_dict(ref.state_dict())
+        mine.to(device, dtype)
+        g = torch.Generator().manual_seed(seed + 1)
+        x = torch.randn(case["batch"], case["hidden"], generator=g).to(device, dtype)
+        before = clone_inputs(x)
+        for mode in ("eval", "train"):
+            ref.train(mode == "train")
+            mine.train(mode == "train")
+            torch.manual_seed(seed + 2)
+            got = call_student(mine, x, name="ClassificationHead.forward")
+            torch.manual_seed(seed + 2)
+            want = ref(x)
+            expect_unchanged(before, x, "The pooled_output given to ClassificationHead")
+            hint = "" if mode == "eval" else " in train mode (dropout active, same seed)"
+            try:
+                expect_tensor(got, want, f"The logits of {desc}{hint}")
+            except GradingError as err:
+                if mode == "train":
+                    raise GradingError(f"{err} {_HEAD_HINTS} In eval mode your logits were right, so look at how and "
+                                       "where dropout is applied.") from None
+                raise GradingError(f"{err} {_HEAD_HINTS}") from None
+    passed(f"ClassificationHead matches the reference on {len(cases)} configuration(s), eval and train mode, "
+           f"on {device.type}")
+
+
+def _loss_cases(hidden_tests: bool):
+    g = torch.Generator().manual_seed(11)
+    cases = [
+        ("single-label: 3 classes, int64 labels", torch.randn(6, 3, generator=g), torch.tensor([0, 2, 1, 2, 2, 0]),
+         None, None, "single_label_classification"),
+        ("regression: num_labels=1, float labels of shape (batch,)", torch.randn(5, 1, generator=g),
+         torch.randn(5, generator=g), None, None, "regression"),
+        ("multi-label: 4 labels, float multi-hot labels", torch.randn(4, 4, generator=g),
+         (torch.rand(4, 4, generator=g) > 0.5).float(), None, None, "multi_label_classification"),
+        ("single-label with class_weights=[0.5, 1.0, 3.0]", torch.randn(6, 3, generator=g),
+         torch.tensor([0, 0, 1, 2, 0, 1]), None, torch.tensor([0.5, 1.0, 3.0]), "single_label_classification"),
+    ]
+    if hidden_tests:
+        cases += [
+            ("single-label: 2 classes, int32 labels", torch.randn(7, 2, generator=g),
+             torch.tensor([1, 0, 1, 1, 0, 0, 1], dtype=torch.int32), None, None, "single_label_classification"),
+            ("regression: num_labels=1, labels of shape (batch, 1)", torch.randn(4, 1, generator=g),
+             torch.randn(4, 1, generator=g), None, None, "regression"),
+            ("explicit problem_type='regression' with 3 float outputs (inference would say multi-label)",
+             torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g), "regression", None, "regression"),
+            ("explicit problem_type='single_label_classification', int64 labels", torch.randn(3, 5, generator=g),
+             torch.tensor([4, 0, 3]), "single_label_classification", None, "single_label_classification"),
+            ("single-label, class_weights, batch of one", torch.randn(1, 4, generator=g), torch.tensor([3]), None,
+             torch.tensor([1.0, 2.0, 0.5, 4.0]), "single_label_classification"),
+            ("single-label, float64 logits and class_weights", torch.randn(8, 3, generator=g).double(),
+             torch.tensor([0, 1, 2, 2, 2, 1, 0, 2]), None, torch.tensor([2.0, 1.0, 0.25]),
+             "single_label_classification"),
+        ]
+    return cases
+
+
+def _loss_hint(kind: str, weights, got: float, logits, labels, ptype) -> str:
+    if weights is not None:
+        w = weights.to(logits.dtype)
+        per = F.cross_entropy(logits, labels.long(), reduction="none")
+        if abs(got - float(per.mean())) < 1e-5:
+            return "You ignored class_weights: pass them as `weight=` to F.cross_entropy."
+        if abs(got - float((per * w[labels.long()]).mean())) < 1e-5:
+            return ("You divided the weighted sum by the batch size; the weighted mean divides by the sum of the "
+                    "weights of the targets (what F.cross_entropy(weight=...) does).")
+        return "With class_weights use F.cross_entropy(logits, labels, weight=class_weights)."
+    if kind == "regression":
+        return ("Regression uses F.mse_loss; with one output squeeze both logits (batch, 1) and labels, otherwise "
+                "(batch, 1) - (batch,) broadcasts to (batch, batch).")
+    if kind == "multi_label_classification":
+        return ("Float multi-hot labels with num_labels > 1 mean multi-label: "
+                "F.binary_cross_entropy_with_logits(logits, labels.float()).")
+    return "Integer labels with num_labels > 1 mean single-label: F.cross_entropy(logits, labels)."
+
+
+def check_classification_loss(student_fn, device="cpu", hidden_tests: bool = False) -> None:
+    """Compare the student's ``classification_loss(logits, labels, problem_type=None, class_weights=None)`` with the
+    reference for each problem type (inferred and explicit) and with class weights."""
+    device = torch.device(device)
+    cases = _loss_cases(hidden_tests)
+    for desc, logits, labels, ptype, weights, kind in cases:
+        logits, labels = logits.to(device), labels.to(device)
+        w = None if weights is None else weights.to(device)
+        before = clone_inputs((logits, labels, w))
+        kwargs = {"problem_type": ptype}
+        if w is not None:
+            kwargs["class_weights"] = w
+        got = call_student(student_fn, logits, labels, name="classification_loss", reference=classification_loss,
+                           **kwargs)
+        expect_unchanged(before, (logits, labels, w), "An input of classification_loss")
+        want = classification_loss(logits, labels, ptype, w)
+        if isinstance(got, torch.Tensor) and got.dim() != 0:
+            raise GradingError(f"classification_loss for {desc} returned a tensor of shape {tuple(got.shape)}; the "
+                               "loss must be a single number (a 0-dim tensor: use the mean reduction).")
+        if isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype == want.dtype and \
+                not torch.isclose(got.detach().to(want.device), want, atol=1e-5, rtol=1e-4):
+            hint = _loss_hint(kind, w.cpu() if w is not None else None, float(got), logits.cpu(), labels.cpu(), ptype)
+            raise GradingError(f"classification_loss for {desc} is {float(got):.6g}, expected {float(want):.6g} "
+                               f"({kind}). {hint}")
+        expect_tensor(got, want, f"classification_loss for {desc}")
+    passed(f"classification_loss matches the reference on {len(cases)} cases on {device.type}")
+
+
+def _tiny_classifier(seed: int, num_labels: int = 3, dropout: float = 0.1) -> BertForSequenceClassification:
+    torch.manual_seed(seed)
+    cfg = tiny_bert_config(num_labels=num_labels, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    return BertForSequenceClassification(cfg)
+
+
+def _batches(seed: int, n: int, batch: int = 4, seq: int = 9, num_labels: int = 3, vocab: int = 99):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        ids = torch.randint(5, vocab, (batch, seq), generator=g)
+        mask = torch.ones(batch, seq, dtype=torch.long)
+        mask[0, seq // 2:] = 0
+        ids = ids * mask
+        out.append({"input_ids": ids, "attention_mask": mask, "labels": torch.randint(0, num_labels, (batch,), generator=g)})
+    return out
+
+
+def check_training_step(student_fn, device="cpu", seed: int = 0, hidden_tests: bool = False) -> None:
+    """Run the student's ``training_step(model, batch, optimizer, device)`` and the reference on identical copies of
+    a tiny BertForSequenceClassification (dropout on, same seeds), and compare losses and parameters after each step."""
+    device = torch.device(device)
+    settings = [dict(steps=2, opt="adamw", lr=1e-3, dropout=0.1)]
+    if hidden_tests:
+        settings += [dict(steps=3, opt="sgd", lr=0.5, dropout=0.0), dict(steps=2, opt="adamw", lr=5e-4, dropout=0.3)]
+    for st in settings:
+        base = _tiny_classifier(seed, dropout=st["dropout"])
+        models = {who: copy.deepcopy(base).to(device).eval() for who in ("ref", "you")}   # handed over in eval mode
+        opts = {}
+        for who, m in models.items():
+            if st["opt"] == "adamw":
+                opts[who] = torch.optim.AdamW(m.parameters(), lr=st["lr"])
+            else:
+                opts[who] = torch.optim.SGD(m.parameters(), lr=st["lr"])
+        batches = _batches(seed + 7, st["steps"])
+        what = f"training_step with {st['opt']} (lr={st['lr']}, dropout={st['dropout']})"
+        for i, b in enumerate(batches):
+            before = clone_inputs(b)
+            torch.manual_seed(seed + 100 + i)
+            got = call_student(student_fn, models["you"], b, opts["you"], device, name="training_step",
+                               reference=training_step)
+            expect_unchanged(before, b, "The batch given to training_step")
+            torch.manual_seed(seed + 100 + i)
+            want = training_step(models["ref"], clone_inputs(b), opts["ref"], device)
+            if isinstance(got, torch.Tensor):
+                raise GradingError(f"{what} returned a torch.Tensor at step {i + 1}; return a Python float "
+                                   "(`loss.item()`), so that a list of losses does not keep every graph in memory.")
+            if not isinstance(got, float):
+                raise GradingError(f"{what} returned a {type(got).__name__} at step {i + 1}, expected the loss as a "
+                                   "Python float (`loss.item()`).")
+            if not models["you"].training:
+                raise GradingError(f"{what}: the model is in eval mode after your step; call `model.train()` first "
+                                   "(dropout must be on while training, and the model was handed to you in eval mode).")
+            grads = [p.grad for p in models["you"].parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+            if grads:
+                raise GradingError(f"{what}: after your step {len(grads)} parameters still hold gradients; call "
+                                   "`optimizer.zero_grad()` after `optimizer.step()` so the next step starts from zero "
+                                   "(gradients accumulate otherwise).")
+            changed = any(not torch.equal(p, q) for p, q in zip(models["you"].parameters(), base.to(device).parameters()))
+            if not changed:
+                raise GradingError(f"{what}: no parameter changed during your step; call `loss.backward()` and then "
+                                   "`optimizer.step()`.")
+            if abs(got - want) > 1e-4 * max(1.0, abs(want)):
+                raise GradingError(f"{what}: the loss returned at step {i + 1} is {got:.6g}, expected {want:.6g}. "
+                                   "Return `model(**batch).loss.item()` of the batch moved to `device`, computed "
+                                   "before the optimizer step, with the model in train mode.")
+            for (name, p), q in zip(models["you"].named_parameters(), models["ref"].parameters()):
+                try:
+                    expect_tensor(p.detach(), q.detach(), f"after step {i + 1} of {what}, parameter {name}",
+                                  atol=1e-5, rtol=1e-4)
+                except GradingError as err:
+                    raise GradingError(f"{err} Do exactly one forward, one `loss.backward()`, one `optimizer.step()` "
+                                       "and one `optimizer.zero_grad()` per call.") from None
+    passed(f"training_step matches the reference on {len(settings)} training run(s) on {device.type}")
+
+
+def _f1_cases(hidden_tests: bool):
+    rng = np.random.default_rng(5)
+    t = rng.integers(0, 3, 40)
+    p = np.where(rng.random(40) < 0.6, t, rng.integers(0, 3, 40))
+    cases = [
+        ("40 predictions over 3 classes (Python lists)", t.tolist(), p.tolist(), None),
+        ("a class (2) that is never predicted", [0, 1, 2, 2, 1, 0, 2, 1], [0, 1, 1, 0, 1, 0, 1, 1], None),
+        ("num_labels=4 where class 3 occurs in neither y_true nor y_pred", [0, 1, 2, 2, 1, 0], [0, 2, 2, 1, 1, 1], 4),
+    ]
+    if hidden_tests:
+        t2 = rng.integers(0, 5, 200)
+        p2 = np.where(rng.random(200) < 0.4, t2, rng.integers(0, 5, 200))
+        cases += [
+            ("200 predictions over 5 classes (torch tensors)", torch.tensor(t2), torch.tensor(p2), None),
+            ("NumPy arrays with num_labels=5", t2[:50], p2[:50], 5),
+            ("a predicted class (3) that never occurs in y_true", [0, 1, 1, 0], [0, 1, 3, 0], None),
+            ("perfect predictions", [2, 0, 1, 1], [2, 0, 1, 1], None),
+            ("a single class everywhere", [1, 1, 1], [1, 1, 1], None),
+            ("imbalanced: everything predicted as the majority", [0] * 9 + [1, 2], [0] * 11, 3),
+        ]
+    return cases
+
+
+def check_macro_f1(student_fn, hidden_tests: bool = False) -> None:
+    """Compare the student's ``macro_f1(y_true, y_pred, num_labels=None)`` with the reference (itself checked
+    against scikit-learn) on lists, arrays and tensors, with classes missing from the predictions."""
+    cases = _f1_cases(hidden_tests)
+    for desc, t, p, n in cases:
+        got = call_student(student_fn, t, p, num_labels=n, name="macro_f1", reference=macro_f1)
+        want = macro_f1(t, p, n)
+        if isinstance(got, torch.Tensor) or isinstance(got, np.generic):
+            got = got.item() if getattr(got, "ndim", 0) == 0 else got
+        if isinstance(got, float) and got != got:
+            raise GradingError(f"macro_f1 on {desc} returned NaN; a class with 2*TP + FP + FN = 0 has F1 = 0 (no "
+                               "division by zero).")
+        hint = ""
+        if isinstance(got, (int, float)):
+            tt, pp = _as_long(t), _as_long(p)
+            acc = float((tt == pp).double().mean())
+            if abs(got - acc) < 1e-9 and abs(acc - want) > 1e-9:
+                hint = ("That is the accuracy (= micro-F1); macro-F1 averages the per-class F1 scores with equal "
+                        "weight.")
+            elif n is not None:
+                hint = ("With num_labels given, average over all classes 0..num_labels-1 (a class absent from both "
+                        "counts as 0).")
+            elif "never" in desc:
+                hint = ("Every class in y_true or y_pred counts, even one never predicted (F1 = 0) or never true.")
+            else:
+                hint = "F1 of class c is 2*TP / (2*TP + FP + FN); average the classes without weights."
+        expect_equal(got, want, f"macro_f1 on {desc}", hint)
+    passed(f"macro_f1 matches the reference on {len(cases)} cases")
