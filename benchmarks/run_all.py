@@ -1,0 +1,267 @@
+"""`make bench`: the course's speed, measured side by side in one run, printed and written to benchmarks/RESULTS.md.
+
+Figures (each a ratio of two things measured in this run, on this machine):
+  1. every solution notebook's full execution time (goal: each <= 3 min, all <= 20 min)
+  2. multi-task model (N=4 tasks, one encoder pass) vs N single-task models on the same batches (goal >= 0.9 N)
+  3. the course's training loop vs transformers' Trainer, same model/data/batch/steps: samples/s (goal >= 1.0)
+  4. dynamic padding + length bucketing vs padding to max length: real tokens/s
+  5. MLM logits at masked positions only vs the full vocabulary projection at every position
+  6. autograding one submission of each notebook with nbgrader (goal <= 30 s each)
+  7. test-suite times after set-up: unit tests alone (goal <= 3 min), the whole suite (goal <= 30 min)
+
+    python benchmarks/run_all.py                 # everything (about an hour on a 2-core CPU)
+    python benchmarks/run_all.py --only 2,3,4,5  # the model-level figures only (a few minutes)
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import torch  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def machine() -> str:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    import transformers
+    return (f"{cpu}; {os.cpu_count()} cores; torch {torch.__version__} ({torch.get_num_threads()} threads); "
+            f"transformers {transformers.__version__}; Python {platform.python_version()}; GPU: {gpu}")
+
+
+def env_path() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+# ------------------------------------------------------------------------------------------------ figures
+def fig_notebooks(rows: list):
+    import nbformat
+    from nbclient import NotebookClient
+    total = 0.0
+    for nb_path in sorted((ROOT / "solutions").glob("[0-9]*/*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=1200, kernel_name="python3",
+                       resources={"metadata": {"path": str(nb_path.parent)}}).execute()
+        secs = time.perf_counter() - start
+        total += secs
+        rows.append(("1", f"notebook {nb_path.parent.name}: full execution", f"{secs:.0f} s",
+                     "<= 180 s", "met" if secs <= 180 else "NOT met"))
+    rows.append(("1", "all notebooks: full execution", f"{total / 60:.1f} min", "<= 20 min",
+                 "met" if total <= 1200 else "NOT met"))
+
+
+def _batches(tokenizer, n=256, seed=0, max_length=64):
+    from mtbert_ref.data import data_path, read_jsonl
+    docs = read_jsonl(data_path("text_corpus", "documents.jsonl"))
+    sents = [s for d in docs for s in d["sentences"] if len(s.split()) >= 3]
+    random.Random(seed).shuffle(sents)
+    return [tokenizer(s, truncation=True, max_length=max_length) for s in sents[:n]]
+
+
+def fig_multitask(rows: list, steps: int = 8, batch_size: int = 32):
+    from mtbert_ref.multitask import MultiTaskModel
+    from mtbert_ref.speed import pad_batch, time_it
+    tasks = {"A": list("abcd"), "B": list("efgh"), "C": list("ijkl"), "D": list("mnop")}
+    multi = MultiTaskModel.from_encoder(None, tasks, with_tokenizer=False).eval()
+    singles = [MultiTaskModel.from_encoder(None, {k: v}, with_tokenizer=False).eval() for k, v in tasks.items()]
+    from mtbert_ref import load_tokenizer
+    enc = _batches(load_tokenizer(), n=steps * batch_size)
+    batches = [pad_batch([{"input_ids": e["input_ids"]} for e in enc[i:i + batch_size]])
+               for i in range(0, len(enc), batch_size)]
+
+    def run_multi():
+        with torch.no_grad():
+            for b in batches:
+                multi(**b)
+
+    def run_singles():
+        with torch.no_grad():
+            for b in batches:
+                for m in singles:
+                    m(**b)
+
+    t_multi = time_it(run_multi, repeat=3)
+    t_single = time_it(run_singles, repeat=3)
+    n = len(tasks)
+    ratio = t_single / t_multi
+    rows.append(("2", f"multi-task (N={n}, one pass) vs {n} single-task models: throughput ratio",
+                 f"x{ratio:.2f} ({t_multi:.2f} s vs {t_single:.2f} s)", f">= {0.9 * n:.1f}",
+                 "met" if ratio >= 0.9 * n else "NOT met"))
+
+
+def fig_trainer(rows: list, steps: int = 20, batch_size: int = 16):
+    from torch.utils.data import DataLoader
+    from transformers import BertForSequenceClassification, Trainer, TrainingArguments
+    from mtbert_ref import load_tokenizer
+    from mtbert_ref.backbone import default_model_path
+    from mtbert_ref.data import EncodedDataset, PaddingCollator
+    from mtbert_ref.device import seed_everything
+    from mtbert_ref.trainer import train
+    tok = load_tokenizer()
+    enc = _batches(tok, n=steps * batch_size, max_length=64)
+    ds = EncodedDataset([{"input_ids": e["input_ids"], "labels": len(e["input_ids"]) % 3} for e in enc])
+    collate = PaddingCollator(tok.pad_token_id)
+
+    def model():
+        seed_everything(0)
+        return BertForSequenceClassification.from_pretrained(str(default_model_path()), num_labels=3)
+
+    m1 = model()
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=True, collate_fn=collate,
+                        generator=torch.Generator().manual_seed(0))
+    start = time.perf_counter()
+    train(m1, loader, max_steps=steps, lr=5e-5, progress=False)
+    t_ours = time.perf_counter() - start
+    m2 = model()
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch_size, max_steps=steps,
+                                 learning_rate=5e-5, warmup_ratio=0.1, weight_decay=0.01, max_grad_norm=1.0,
+                                 report_to=[], save_strategy="no", logging_strategy="no", disable_tqdm=True,
+                                 dataloader_num_workers=0, seed=0, use_cpu=not torch.cuda.is_available())
+        trainer = Trainer(model=m2, args=args, train_dataset=ds, data_collator=collate)
+        start = time.perf_counter()
+        trainer.train()
+        t_hf = time.perf_counter() - start
+    n = steps * batch_size
+    ratio = (n / t_ours) / (n / t_hf)
+    rows.append(("3", "course loop vs transformers Trainer: samples/s ratio",
+                 f"x{ratio:.2f} ({n / t_ours:.1f} vs {n / t_hf:.1f} samples/s)", ">= 1.0",
+                 "met" if ratio >= 1.0 else "NOT met"))
+
+
+def fig_padding(rows: list, n: int = 512, batch_size: int = 32, max_length: int = 128):
+    from mtbert_ref import load_encoder, load_tokenizer
+    from mtbert_ref.speed import bucket_batches, pad_batch, padding_fraction, time_it
+    tok = load_tokenizer()
+    encoder = load_encoder().eval()
+    enc = _batches(tok, n=n, max_length=max_length)
+    ex = [{"input_ids": e["input_ids"]} for e in enc]
+    lengths = [len(e["input_ids"]) for e in ex]
+    plain = [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
+    bucketed = bucket_batches(lengths, batch_size, bucket_factor=8, seed=0)
+
+    def fixed(b):
+        out = pad_batch([ex[i] for i in b], tok.pad_token_id)
+        extra = max_length - out["input_ids"].shape[1]
+        return {k: torch.nn.functional.pad(v, (0, extra)) for k, v in out.items()}
+
+    def run(batches, make):
+        with torch.no_grad():
+            for b in batches:
+                encoder(**make(b))
+
+    t_fixed = time_it(lambda: run(plain, fixed), repeat=2)
+    t_dyn = time_it(lambda: run(bucketed, lambda b: pad_batch([ex[i] for i in b], tok.pad_token_id)), repeat=2)
+    rows.append(("4", "dynamic padding + bucketing vs pad to max_length=128: real tokens/s ratio",
+                 f"x{t_fixed / t_dyn:.2f} (padding {100 * padding_fraction(lengths, plain, pad_to=max_length):.0f}% "
+                 f"→ {100 * padding_fraction(lengths, bucketed):.0f}%)", "> 1", "met" if t_fixed > t_dyn else "NOT met"))
+
+
+def fig_mlm(rows: list, batch_size: int = 32, seq: int = 64):
+    from mtbert_ref import load_encoder
+    from mtbert_ref.mlm import MLMHead
+    from mtbert_ref.speed import time_it
+    encoder = load_encoder().eval()
+    head = MLMHead(encoder.config, encoder.embeddings.word_embeddings).eval()
+    g = torch.Generator().manual_seed(0)
+    hidden = torch.randn(batch_size, seq, encoder.config.hidden_size, generator=g)
+    masked = torch.rand(batch_size, seq, generator=g) < 0.15
+    with torch.no_grad():
+        t_full = time_it(lambda: head(hidden), repeat=5)
+        t_masked = time_it(lambda: head(hidden, masked_positions=masked), repeat=5)
+    rows.append(("5", f"MLM logits at masked positions only vs every position ({batch_size}x{seq}, 15% masked)",
+                 f"x{t_full / t_masked:.1f} ({1000 * t_full:.0f} ms vs {1000 * t_masked:.0f} ms)", "> 1",
+                 "met" if t_full > t_masked else "NOT met"))
+
+
+def fig_autograde(rows: list):
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp)
+        shutil.copy(ROOT / "nbgrader_config.py", course)
+        shutil.copytree(ROOT / "solutions", course / "solutions")
+        for nb in sorted((course / "solutions").glob("[0-9]*/*.ipynb")):
+            a = nb.parent.name
+            subprocess.run([str(BIN / "nbgrader"), "generate_assignment", a, "--force"], cwd=course, env=env_path(),
+                           check=True, capture_output=True)
+            dest = course / "submitted" / "bench_student" / a
+            dest.mkdir(parents=True)
+            shutil.copy(nb, dest / nb.name)
+            start = time.perf_counter()
+            subprocess.run([str(BIN / "nbgrader"), "autograde", a, "--force"], cwd=course, env=env_path(),
+                           check=True, capture_output=True)
+            secs = time.perf_counter() - start
+            rows.append(("6", f"autograde one submission of {a}", f"{secs:.0f} s", "<= 30 s",
+                         "met" if secs <= 30 else "NOT met"))
+
+
+def fig_tests(rows: list):
+    env = env_path()
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider"], cwd=ROOT,
+                   env=env, check=True, capture_output=True)
+    unit = time.perf_counter() - start
+    rows.append(("7", "unit tests alone (pytest -m 'not slow')", f"{unit / 60:.1f} min", "<= 3 min",
+                 "met" if unit <= 180 else "NOT met"))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    whole = time.perf_counter() - start
+    rows.append(("7", "whole suite (every notebook executed, every round trip)", f"{whole / 60:.1f} min",
+                 "<= 30 min", "met" if whole <= 1800 else "NOT met"))
+
+
+FIGURES = {"1": fig_notebooks, "2": fig_multitask, "3": fig_trainer, "4": fig_padding, "5": fig_mlm,
+           "6": fig_autograde, "7": fig_tests}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default=",".join(FIGURES), help="comma-separated figure numbers (default: all)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    args = ap.parse_args()
+    rows: list = []
+    started = time.perf_counter()
+    for key in args.only.split(","):
+        key = key.strip()
+        t0 = time.perf_counter()
+        print(f"[bench] figure {key} …", flush=True)
+        FIGURES[key](rows)
+        print(f"[bench] figure {key} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    header = ("| # | what | measured | goal | |\n|---|---|---|---|---|\n")
+    table = header + "\n".join(f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows)
+    text = (f"# Benchmark results\n\nMeasured {dt.date.today().isoformat()} with `make bench` "
+            f"(`python benchmarks/run_all.py --only {args.only}`) in {(time.perf_counter() - started) / 60:.1f} min.\n\n"
+            f"Machine: {machine()}\n\n{table}\n")
+    print("\n" + text)
+    Path(args.out).write_text(text)
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
