@@ -141,7 +141,7 @@ def fig_trainer(rows: list, steps: int = 20, batch_size: int = 16):
     m2 = model()
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch_size, max_steps=steps,
-                                 learning_rate=5e-5, warmup_ratio=0.1, weight_decay=0.01, max_grad_norm=1.0,
+                                 learning_rate=5e-5, warmup_steps=max(1, steps // 10), weight_decay=0.01, max_grad_norm=1.0,
                                  report_to=[], save_strategy="no", logging_strategy="no", disable_tqdm=True,
                                  dataloader_num_workers=0, seed=0, use_cpu=not torch.cuda.is_available())
         trainer = Trainer(model=m2, args=args, train_dataset=ds, data_collator=collate)
