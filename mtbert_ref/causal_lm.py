@@ -32,7 +32,7 @@ from transformers import BertConfig, BertLMHeadModel, BertModel
 
 from .checking import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
 from .mlm import MLMHead
-from .nsp import map_state_dict
+from .pretraining import load_hf_with_tied_mlm
 
 __all__ = [
     "causal_attention_mask",
@@ -86,7 +86,6 @@ def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 HF_CAUSAL_KEY_MAP = {"bert.": "bert.", "cls.predictions.transform.": "mlm.transform."}
-_HF_TIED = ("cls.predictions.decoder.", "cls.predictions.bias")
 
 
 class BertCausalLM(nn.Module):
@@ -126,15 +125,7 @@ class BertCausalLM(nn.Module):
     def from_hf(cls, hf_model: BertLMHeadModel) -> "BertCausalLM":
         """A reference model holding exactly the weights of a transformers ``BertLMHeadModel``."""
         model = cls(BertConfig.from_dict(hf_model.config.to_dict()))
-        state = hf_model.state_dict()
-        mapped = map_state_dict(state, HF_CAUSAL_KEY_MAP, skip_prefixes=_HF_TIED)
-        missing, unexpected = model.load_state_dict(mapped, strict=False)
-        missing = [k for k in missing if not k.startswith("mlm.decoder") and k != "mlm.bias"]
-        if missing or unexpected:
-            raise KeyError(f"weights not mapped: missing {missing}, unexpected {unexpected}")
-        with torch.no_grad():
-            model.mlm.bias.copy_(state["cls.predictions.bias"])
-        return model.to(next(hf_model.parameters()).device)
+        return load_hf_with_tied_mlm(model, hf_model, HF_CAUSAL_KEY_MAP)
 
 
 @torch.no_grad()

@@ -64,6 +64,24 @@ HF_PRETRAINING_KEY_MAP = {
 _HF_TIED = ("cls.predictions.decoder.", "cls.predictions.bias")
 
 
+def load_hf_with_tied_mlm(model: nn.Module, hf_model: nn.Module, key_map: dict) -> nn.Module:
+    """Load a transformers model that has an MLM head (``cls.predictions``) into a reference ``model`` whose MLM head
+    is ``model.mlm``; returns ``model`` on ``hf_model``'s device.
+
+    Only the tied decoder weight (= the word embeddings, loaded with ``bert.*``) and the output bias may be absent
+    from the mapped keys; the bias is copied from ``cls.predictions.bias``.
+    """
+    state = hf_model.state_dict()
+    mapped = map_state_dict(state, key_map, skip_prefixes=_HF_TIED)
+    missing, unexpected = model.load_state_dict(mapped, strict=False)
+    missing = [k for k in missing if not k.startswith("mlm.decoder") and k != "mlm.bias"]
+    if missing or unexpected:
+        raise KeyError(f"weights not mapped: missing {missing}, unexpected {unexpected}")
+    with torch.no_grad():
+        model.mlm.bias.copy_(state["cls.predictions.bias"])
+    return model.to(next(hf_model.parameters()).device)
+
+
 class BertForPretrainingRef(nn.Module):
     """Our ``BertForPreTraining``: one encoder pass, the MLM head on every token, the NSP head on the pooled vector.
 
@@ -102,16 +120,7 @@ class BertForPretrainingRef(nn.Module):
     def from_hf(cls, hf_model: BertForPreTraining) -> "BertForPretrainingRef":
         """A reference model holding exactly the weights of a transformers ``BertForPreTraining``."""
         model = cls(BertConfig.from_dict(hf_model.config.to_dict()))
-        state = hf_model.state_dict()
-        mapped = map_state_dict(state, HF_PRETRAINING_KEY_MAP, skip_prefixes=_HF_TIED)
-        missing, unexpected = model.load_state_dict(mapped, strict=False)
-        # only the tied MLM decoder weight (= the word embeddings, loaded with bert.*) and the bias may be missing
-        missing = [k for k in missing if not k.startswith("mlm.decoder") and k != "mlm.bias"]
-        if missing or unexpected:
-            raise KeyError(f"weights not mapped: missing {missing}, unexpected {unexpected}")
-        with torch.no_grad():
-            model.mlm.bias.copy_(state["cls.predictions.bias"])
-        return model.to(next(hf_model.parameters()).device)
+        return load_hf_with_tied_mlm(model, hf_model, HF_PRETRAINING_KEY_MAP)
 
 
 class PretrainingCollator:
