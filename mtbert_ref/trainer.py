@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .device import autocast, autocast_dtype
 
-__all__ = ["train", "move_to", "evaluate_loss", "predict"]
+__all__ = ["train", "param_groups", "move_to", "evaluate_loss", "predict"]
 
 
 def move_to(batch, device):
@@ -30,6 +30,37 @@ def move_to(batch, device):
     if isinstance(batch, (list, tuple)):
         return type(batch)(move_to(v, device) for v in batch)
     return batch
+
+
+def param_groups(model: nn.Module, lr: float, weight_decay: float = 0.01, head_lr: float | None = None,
+                 head_prefixes: tuple[str, ...] = ("classifier", "heads", "shared", "head")) -> list[dict]:
+    """AdamW parameter groups: no weight decay for biases and LayerNorm weights; with ``head_lr``, the parameters
+    whose names start with one of ``head_prefixes`` get that learning rate (and the others ``lr``).
+
+    Raises ValueError when ``head_lr`` is given but no parameter matches — a silent no-op would hide a typo.
+    """
+    groups: dict[tuple[bool, bool], list] = {}
+    for n, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        is_head = head_lr is not None and n.split(".")[0] in head_prefixes
+        no_decay = p.ndim < 2 or "LayerNorm" in n or n.endswith(".bias")
+        groups.setdefault((is_head, no_decay), []).append(p)
+    if head_lr is not None and not any(is_head for is_head, _ in groups):
+        names = sorted({n.split(".")[0] for n, _ in model.named_parameters()})
+        raise ValueError(f"head_lr given but no parameter name starts with one of {head_prefixes}; the model's "
+                         f"top-level modules are {names}: pass head_prefixes=")
+    return [{"params": ps, "lr": head_lr if is_head else lr, "weight_decay": 0.0 if no_decay else weight_decay}
+            for (is_head, no_decay), ps in groups.items()]
+
+
+def adamw(groups, lr: float) -> torch.optim.AdamW:
+    """AdamW with the fused kernel (one kernel over all parameters, as transformers' Trainer uses by default) where
+    the parameters' device and dtype support it, else the default implementation — same update rule either way."""
+    try:
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.AdamW(groups, lr=lr)
 
 
 def _default_loss(model, batch):
@@ -47,23 +78,22 @@ def train(model: nn.Module, loader: Iterable, *, device: str | torch.device = "c
           grad_accum_steps: int = 1, use_autocast: bool = False, clip_grad_norm: float | None = 1.0,
           loss_fn: Callable | None = None, optimizer: torch.optim.Optimizer | None = None,
           eval_fn: Callable[[nn.Module], dict] | None = None, eval_every: int | None = None,
-          progress: bool = True, desc: str = "training") -> dict:
+          progress: bool = True, desc: str = "training", head_lr: float | None = None,
+          head_prefixes: tuple[str, ...] = ("classifier", "heads", "shared", "head")) -> dict:
     """Train ``model`` and return its history: {'step', 'loss', 'lr', 'eval', 'seconds', 'samples_per_s'}.
 
     ``max_steps`` counts optimizer steps and stops early; ``epochs`` bounds the passes over ``loader``.
     The learning rate warms up linearly for ``warmup_ratio`` of the steps, then decays linearly to 0.
     ``use_autocast`` runs forward passes in bf16/fp16 on a GPU (a GradScaler guards fp16); on the CPU it is a no-op.
+    ``head_lr``: a separate (usually much larger) learning rate for the new, randomly initialised layers — the
+    parameters whose names start with one of ``head_prefixes`` — while the pretrained encoder keeps ``lr``; the
+    schedule scales both alike. Ignored when an ``optimizer`` is given.
     """
     device = torch.device(device)
     model.to(device).train()
     loss_fn = loss_fn or _default_loss
     if optimizer is None:
-        decay, no_decay = [], []
-        for n, p in model.named_parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim < 2 or "LayerNorm" in n or n.endswith(".bias") else decay).append(p)
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+        optimizer = adamw(param_groups(model, lr, weight_decay, head_lr, head_prefixes), lr=lr)
     try:
         per_epoch = len(loader) // grad_accum_steps  # type: ignore[arg-type]
     except TypeError:

@@ -8,7 +8,7 @@ import pytest
 from mtbert_ref.backbone import tiny_bert_config
 from mtbert_ref.data import EncodedDataset, LengthBucketSampler, PaddingCollator, train_val_test_split
 from mtbert_ref.device import seed_everything
-from mtbert_ref.trainer import evaluate_loss, predict, train
+from mtbert_ref.trainer import evaluate_loss, param_groups, predict, train
 
 
 def test_padding_collator_pads_to_longest_in_batch():
@@ -71,3 +71,33 @@ def test_trainer_max_steps_and_eval_fn():
     model = BertForSequenceClassification(tiny_bert_config(num_labels=3))
     hist = train(model, loader, max_steps=7, epochs=5, progress=False, eval_fn=lambda m: {"x": 1.0}, eval_every=3)
     assert len(hist["loss"]) == 7 and [e["step"] for e in hist["eval"]] == [3, 6, 7]
+
+
+def test_param_groups_give_the_head_its_own_learning_rate_and_no_decay_to_biases():
+    model = BertForSequenceClassification(tiny_bert_config(num_labels=3))
+    groups = param_groups(model, lr=5e-5, weight_decay=0.01, head_lr=1e-2)
+    by_id = {id(p): g for g in groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert len(by_id) == len(named)                                   # every parameter exactly once
+    assert by_id[id(named["classifier.weight"])]["lr"] == 1e-2
+    assert by_id[id(named["classifier.bias"])]["weight_decay"] == 0.0
+    assert by_id[id(named["bert.encoder.layer.0.attention.self.query.weight"])]["lr"] == 5e-5
+    assert by_id[id(named["bert.encoder.layer.0.attention.self.query.weight"])]["weight_decay"] == 0.01
+    assert by_id[id(named["bert.embeddings.LayerNorm.weight"])]["weight_decay"] == 0.0
+    assert {g["lr"] for g in param_groups(model, lr=5e-5)} == {5e-5}  # without head_lr: one learning rate
+    with pytest.raises(ValueError, match="head_prefixes"):
+        param_groups(model, lr=5e-5, head_lr=1e-2, head_prefixes=("decoder",))
+
+
+def test_trainer_schedule_scales_the_head_learning_rate_too():
+    seed_everything(0)
+    model = BertForSequenceClassification(tiny_bert_config(num_labels=2))
+    ds = EncodedDataset([{"input_ids": [2, 5 + i % 7, 3], "labels": i % 2} for i in range(16)])
+    loader = DataLoader(ds, batch_size=4, collate_fn=PaddingCollator(0))
+    head_before = model.classifier.weight.detach().clone()
+    body_before = model.bert.embeddings.word_embeddings.weight.detach().clone()
+    h = train(model, loader, max_steps=4, lr=1e-5, head_lr=1e-2, warmup_ratio=0.0, progress=False)
+    assert len(h["loss"]) == 4
+    head_step = (model.classifier.weight - head_before).abs().max()
+    body_step = (model.bert.embeddings.word_embeddings.weight - body_before).abs().max()
+    assert head_step > 50 * body_step                                 # Adam steps are ~lr in size
