@@ -8,8 +8,10 @@ What changes for Chinese:
   others to [UNK] — :func:`unk_rate` measures how much of a Chinese text that destroys;
 * sequences are counted in characters: a 100-character review is ~100 tokens, against ~20 for a 16-word tweet.
 
-No pretrained Chinese BERT can be had offline, so the course trains a character-level WordPiece vocabulary on the
-training reviews (``scripts/build_chinese_reviews.py`` ships it) and a small BERT from scratch. With a hub
+Two Chinese data sets ship: binary review sentiment (``load_chinese_reviews``) and a 10-class task, the kind of
+software a translated Debian package description describes (``load_chinese_packages``). No pretrained Chinese BERT can
+be had offline, so the course trains a character-level WordPiece vocabulary on each set's training texts
+(``scripts/build_chinese_reviews.py``, ``scripts/build_chinese_packages.py`` ship them) and a small BERT from scratch. With a hub
 (``MTBERT_CHINESE_MODEL=bert-base-chinese`` and network or a filled cache) :func:`chinese_backbone` loads the real one.
 """
 from __future__ import annotations
@@ -23,10 +25,13 @@ from transformers import BertConfig, BertModel, BertTokenizerFast
 
 from .data import data_path
 
-__all__ = ["CHINESE_LABELS", "load_chinese_reviews", "chinese_tokenizer", "small_bert_config", "unk_rate",
-           "chinese_backbone"]
+__all__ = ["CHINESE_LABELS", "PACKAGE_LABELS", "load_chinese_reviews", "load_chinese_packages", "chinese_tokenizer",
+           "small_bert_config", "unk_rate", "chinese_backbone"]
 
 CHINESE_LABELS = ["negative", "positive"]
+PACKAGE_LABELS = ["libraries", "development", "system administration", "networking", "desktop", "documentation",
+                  "games", "multimedia", "fonts and localisation", "science"]
+DATASETS = ("chinese_reviews", "chinese_packages")
 ENV_VAR = "MTBERT_CHINESE_MODEL"
 
 
@@ -41,9 +46,25 @@ def load_chinese_reviews(split: str = "train") -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def chinese_tokenizer(model_max_length: int = 512) -> BertTokenizerFast:
-    """A BERT tokenizer over the shipped character-level WordPiece vocabulary (``chinese_reviews/vocab.txt``)."""
-    return BertTokenizerFast(vocab=str(data_path("chinese_reviews", "vocab.txt")), do_lower_case=True,
+def load_chinese_packages(split: str = "train") -> list[dict]:
+    """10-class Chinese text: translated Debian package descriptions labelled with the package's kind of software
+    (its Debian Section, grouped; see ``mtbert_ref/data/chinese_packages/SOURCE.md``).
+
+    ``split``: "train" (872) or "test" (269). Items: ``{"text", "label" (index into PACKAGE_LABELS), "label_name",
+    "package", "section"}``.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    with gzip.open(data_path("chinese_packages", f"{split}.jsonl.gz"), "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def chinese_tokenizer(dataset: str = "chinese_reviews", model_max_length: int = 512) -> BertTokenizerFast:
+    """A BERT tokenizer over a shipped character-level WordPiece vocabulary, trained on the training texts of
+    ``dataset`` ("chinese_reviews" or "chinese_packages"; ``<dataset>/vocab.txt``)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    return BertTokenizerFast(vocab=str(data_path(dataset, "vocab.txt")), do_lower_case=True,
                              tokenize_chinese_chars=True, strip_accents=False, model_max_length=model_max_length)
 
 
@@ -71,12 +92,12 @@ def unk_rate(tokenizer, texts: Sequence[str]) -> dict:
             "tokens_per_char": n_tok / max(1, n_char), "tokens": n_tok}
 
 
-def chinese_backbone(name: str | None = None):
+def chinese_backbone(name: str | None = None, dataset: str = "chinese_reviews"):
     """``(tokenizer, encoder_or_None, description)``.
 
     ``name`` (or ``$MTBERT_CHINESE_MODEL``), e.g. "bert-base-chinese": try to load that pretrained model (hub or local
-    cache); if none is named or it cannot be reached, return the shipped character vocabulary and ``None`` — the caller
-    then builds a small BERT from scratch with :func:`small_bert_config`.
+    cache); if none is named or it cannot be reached, return the shipped character vocabulary of ``dataset`` and
+    ``None`` — the caller then builds a small BERT from scratch with :func:`small_bert_config`.
     """
     from .backbone import BackboneNotFoundError, load_encoder, load_tokenizer
 
@@ -88,7 +109,7 @@ def chinese_backbone(name: str | None = None):
             return tok, enc, f"pretrained {name}"
         except (BackboneNotFoundError, OSError, ValueError) as exc:
             reason = str(exc).split(". ")[0]
-            return chinese_tokenizer(), None, (f"{name} not reachable ({reason}); small BERT from scratch on the "
+            return chinese_tokenizer(dataset), None, (f"{name} not reachable ({reason}); small BERT from scratch on the "
                                                "shipped character vocabulary")
-    return chinese_tokenizer(), None, "small BERT from scratch on the shipped character vocabulary (no pretrained " \
+    return chinese_tokenizer(dataset), None, "small BERT from scratch on the shipped character vocabulary (no pretrained " \
                                       "Chinese BERT offline)"

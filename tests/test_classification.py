@@ -15,7 +15,8 @@ from transformers import BertForSequenceClassification
 
 from mtbert_ref.backbone import tiny_bert_config
 from mtbert_ref.checking import GradingError, fresh_copy
-from mtbert_ref.chinese import chinese_backbone, chinese_tokenizer, load_chinese_reviews, small_bert_config, unk_rate
+from mtbert_ref.chinese import (PACKAGE_LABELS, chinese_backbone, chinese_tokenizer, load_chinese_packages,
+                                load_chinese_reviews, small_bert_config, unk_rate)
 from mtbert_ref.classification import (
     BertSequenceClassifier,
     ClassificationHead,
@@ -32,6 +33,7 @@ from mtbert_ref.classification import (
     load_tweets,
     macro_f1,
     majority_baseline,
+    tfidf_logreg_baseline,
     training_step,
 )
 
@@ -210,6 +212,35 @@ def test_chinese_data_vocabulary_and_unk_rates():
     assert cfg.vocab_size == len(tok) and cfg.num_labels == 2
     tok2, enc, desc = chinese_backbone("no-such-model-for-mtbert-tests")
     assert enc is None and "not reachable" in desc
+
+
+def test_chinese_packages_multiclass_data_and_vocabulary():
+    train, test = load_chinese_packages("train"), load_chinese_packages("test")
+    assert (len(train), len(test)) == (872, 269)
+    for split in (train, test):
+        assert {ex["label"] for ex in split} == set(range(10))        # every class on both sides
+        assert all(PACKAGE_LABELS[ex["label"]] == ex["label_name"] for ex in split)
+    assert not {ex["text"] for ex in train} & {ex["text"] for ex in test}
+    y_test = np.bincount([ex["label"] for ex in test])
+    assert y_test.max() / len(test) < 0.35                          # majority baseline well below 50 %
+    tok = chinese_tokenizer("chinese_packages")
+    assert tok.tokenize("开发文件") == ["开", "发", "文", "件"]
+    assert unk_rate(tok, [ex["text"] for ex in test])["unk_share"] < 0.03
+    assert chinese_backbone(dataset="chinese_packages")[0].vocab == tok.vocab
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        chinese_tokenizer("chinese_poems")
+    with pytest.raises(ValueError, match="split"):
+        load_chinese_packages("val")
+
+
+def test_char_tfidf_baseline_reads_chinese_and_rejects_unknown_analyzers():
+    train, test = load_chinese_packages("train"), load_chinese_packages("test")
+    pred = tfidf_logreg_baseline([ex["text"] for ex in train], [ex["label"] for ex in train],
+                                 [ex["text"] for ex in test], analyzer="char")
+    acc = np.mean(np.array(pred) == np.array([ex["label"] for ex in test]))
+    assert acc > 0.6                                                # majority: 0.28
+    with pytest.raises(ValueError, match="analyzer"):
+        tfidf_logreg_baseline(["a"], [0], ["a"], analyzer="bytes")
 
 
 # --------------------------------------------------------------------------------------------- checkers
