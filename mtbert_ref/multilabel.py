@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 
+from .anatomy import masked_mean_pool
 from .backbone import tiny_bert_config
 from .checking import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
 from .data import EncodedDataset, data_path
@@ -107,13 +108,19 @@ class BertMultiLabelClassifier(nn.Module):
     ``encoder``: a ``BertModel`` (e.g. ``load_encoder()``) or a ``BertConfig`` to build a random one.
     ``pos_weight``: optional (num_labels,) tensor; label j's positive examples count ``pos_weight[j]`` times in the
     loss — a common fix for rare labels (set it to about n_negative / n_positive, often capped).
+    ``pooling``: "cls" (default; the pooled [CLS] vector, exactly as transformers) or "mean" (the masked mean of the
+    last hidden states, notebook 00's ``masked_mean_pool``) — the better choice for encoders trained to produce mean-
+    pooled sentence vectors, like the course's all-MiniLM-L6-v2, whose pooler was never trained by sentence-transformers.
     forward returns ``{"loss": scalar or None, "logits": (batch, num_labels)}`` — logits are raw scores, never
     probabilities: the loss applies the sigmoid itself (stably), and so does :func:`predict_labels`.
     """
 
     def __init__(self, encoder: BertModel | BertConfig, num_labels: int, pos_weight: torch.Tensor | None = None,
-                 dropout: float | None = None):
+                 dropout: float | None = None, pooling: str = "cls"):
         super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be 'cls' (pooled [CLS], as transformers) or 'mean', got {pooling!r}")
+        self.pooling = pooling
         self.bert = encoder if isinstance(encoder, BertModel) else BertModel(encoder, add_pooling_layer=True)
         if self.bert.pooler is None:
             raise ValueError("the encoder has no pooler (built with add_pooling_layer=False); this head classifies "
@@ -130,9 +137,24 @@ class BertMultiLabelClassifier(nn.Module):
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
         out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        logits = self.classifier(self.dropout(out.pooler_output))
+        if self.pooling == "mean":
+            mask = (torch.ones_like(input_ids) if attention_mask is None else attention_mask)
+            pooled = masked_mean_pool(out.last_hidden_state, mask)
+        else:
+            pooled = out.pooler_output
+        logits = self.classifier(self.dropout(pooled))
         loss = None if labels is None else multilabel_loss(logits, labels, self.pos_weight)
         return {"loss": loss, "logits": logits}
+
+    @torch.no_grad()
+    def init_bias_from_prior(self, targets: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+        """Set each label's bias to the log-odds of its training frequency, so that before any training
+        sigmoid(logit) starts at the label's base rate instead of 0.5. Returns the frequencies."""
+        prior = torch.as_tensor(targets, dtype=torch.float32).mean(0).clamp(eps, 1 - eps)
+        if prior.shape != self.classifier.bias.shape:
+            raise ValueError(f"targets must be (examples, {self.num_labels}) multi-hot, got {tuple(targets.shape)}")
+        self.classifier.bias.copy_(torch.log(prior / (1 - prior)).to(self.classifier.bias))
+        return prior
 
 
 def multilabel_loss(logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Tensor | None = None) -> torch.Tensor:

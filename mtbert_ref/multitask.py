@@ -455,6 +455,41 @@ class MultiTaskModel(PreTrainedModel):
     def task_specs(self) -> list[TaskSpec]:
         return self.config.task_specs
 
+    @torch.no_grad()
+    def init_head_biases(self, targets: Sequence[Mapping[str, Any]], eps: float = 1e-3) -> dict[str, torch.Tensor]:
+        """Start every classification head at its task's label frequencies instead of uniform / 0.5.
+
+        ``targets``: the training targets in :class:`MultiTaskDataset`'s format (``{task: label name(s) or None}``
+        per example); only the examples labelled for a task count for it. Multi-class heads get bias = log of the
+        class frequencies (softmax then starts at them); multi-label heads get the log-odds of each label's frequency
+        (sigmoid then starts at it). Regression heads are left alone. Returns ``{task: frequencies}``.
+        Raises ValueError for a task with no labelled example or a label name the task does not have.
+        """
+        priors = {}
+        for task in self.task_specs:
+            if task.kind == "regression":
+                continue
+            counts, n = torch.zeros(len(task.labels)), 0
+            for t in targets:
+                target = t.get(task.name)
+                if target is None:
+                    continue
+                names = [target] if task.kind == "multi_class" else list(target)
+                unknown = [x for x in names if x not in task.label2id]
+                if unknown:
+                    raise ValueError(f"task {task.name!r}: unknown label(s) {unknown}; expected names among "
+                                     f"{task.labels}")
+                for x in names:
+                    counts[task.label2id[x]] += 1
+                n += 1
+            if n == 0:
+                raise ValueError(f"task {task.name!r} has no labelled example in targets")
+            freq = (counts / n).clamp(eps, 1 - eps)
+            bias = torch.log(freq) if task.kind == "multi_class" else torch.log(freq / (1 - freq))
+            self.heads[task.name].bias.copy_(bias.to(self.heads[task.name].bias))
+            priors[task.name] = freq
+        return priors
+
     # ------------------------------------------------------------------ forward
     def pool(self, last_hidden_state: torch.Tensor, attention_mask: torch.Tensor | None,
              pooler_output: torch.Tensor | None = None) -> torch.Tensor:

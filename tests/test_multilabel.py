@@ -55,6 +55,31 @@ def test_matches_bert_for_sequence_classification_multilabel():
     assert abs(float(a.loss) - float(b["loss"])) <= 1e-5
 
 
+def test_mean_pooling_reads_the_masked_mean_of_the_last_hidden_states():
+    seed_everything(0)
+    model = BertMultiLabelClassifier(tiny_bert_config(), num_labels=6, pooling="mean").eval()
+    ids, mask, labels = _batch()
+    with torch.no_grad():
+        got = model(ids, attention_mask=mask, labels=labels)
+        h = model.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).float()
+        want = model.classifier((h * m).sum(1) / m.sum(1))
+    assert (got["logits"] - want).abs().max() <= 1e-6
+    assert torch.isclose(got["loss"], F.binary_cross_entropy_with_logits(want, labels))
+    with pytest.raises(ValueError, match="pooling"):
+        BertMultiLabelClassifier(tiny_bert_config(), num_labels=6, pooling="max")
+
+
+def test_bias_from_prior_starts_at_the_base_rates():
+    model = BertMultiLabelClassifier(tiny_bert_config(), num_labels=3).eval()
+    targets = torch.tensor([[1, 0, 0], [1, 0, 1], [0, 0, 0], [1, 0, 0]], dtype=torch.float32)
+    prior = model.init_bias_from_prior(targets)
+    assert torch.allclose(prior, torch.tensor([0.75, 1e-3, 0.25]))
+    assert torch.allclose(torch.sigmoid(model.classifier.bias), prior, atol=1e-6)
+    with pytest.raises(ValueError, match="multi-hot"):
+        model.init_bias_from_prior(torch.ones(4, 5))
+
+
 def test_pos_weight_matches_bce_with_logits():
     seed_everything(1)
     pw = torch.tensor([1.0, 2.0, 5.0, 0.5, 3.0, 1.5])

@@ -238,6 +238,28 @@ def test_multitask_loader_and_collator_train():
 
 
 # ----------------------------------------------------------------------------------------------- transformers API
+def test_init_head_biases_start_at_the_label_frequencies():
+    model = tiny_model()
+    head_w = {k: h.weight.clone() for k, h in model.heads.items()}
+    score_bias = model.heads["score"].bias.clone()
+    targets = [{"topic": "sport", "tags": ["x", "y"]}, {"topic": "sport", "tags": []}, {"topic": "science"},
+               {"tags": ["x"], "score": 0.3}, {"topic": None, "tags": ["x", "z"]}]
+    priors = model.init_head_biases(targets)
+    assert set(priors) == {"topic", "tags"}                          # regression left alone
+    ids, mask = tiny_batch()
+    with torch.no_grad():
+        feats = torch.zeros(2, model.config.encoder.hidden_size)     # zero features: the bias alone speaks
+        out = model(features=feats)
+    assert torch.allclose(out.logits["topic"].softmax(-1)[0], torch.tensor([2 / 3, 1e-3, 1 / 3]), atol=2e-3)
+    assert torch.allclose(torch.sigmoid(out.logits["tags"][0]), torch.tensor([0.75, 0.25, 0.25, 1e-3]), atol=1e-6)
+    assert torch.equal(model.heads["score"].bias, score_bias)
+    assert all(torch.equal(model.heads[k].weight, w) for k, w in head_w.items())
+    with pytest.raises(ValueError, match="unknown label"):
+        model.init_head_biases([{"topic": "cooking"}])
+    with pytest.raises(ValueError, match="no labelled example"):
+        model.init_head_biases([{"tags": ["x"]}])
+
+
 def test_save_pretrained_round_trip(tmp_path):
     model = tiny_model(shared_layer_size=8)
     ids, mask = tiny_batch()
