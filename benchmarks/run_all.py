@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 BIN = Path(sys.executable).parent
+KEEP_EXECUTED: Path | None = None      # --keep-executed DIR: figure 1 writes the executed notebooks there
 
 
 def machine() -> str:
@@ -71,6 +72,9 @@ def fig_notebooks(rows: list):
                        resources={"metadata": {"path": str(nb_path.parent)}}).execute()
         secs = time.perf_counter() - start
         total += secs
+        if KEEP_EXECUTED:
+            KEEP_EXECUTED.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, KEEP_EXECUTED / nb_path.name)
         rows.append(("1", f"notebook {nb_path.parent.name}: full execution", f"{secs:.0f} s",
                      "<= 180 s", "met" if secs <= 180 else "NOT met"))
     rows.append(("1", "all notebooks: full execution", f"{total / 60:.1f} min", "<= 20 min",
@@ -259,7 +263,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=",".join(FIGURES), help="comma-separated figure numbers (default: all)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    ap.add_argument("--keep-executed", default=None, metavar="DIR",
+                    help="figure 1: write each executed notebook (with its outputs and results) into DIR")
     args = ap.parse_args()
+    global KEEP_EXECUTED
+    KEEP_EXECUTED = Path(args.keep_executed) if args.keep_executed else None
     rows: list = []
     started = time.perf_counter()
     for key in args.only.split(","):
