@@ -8,9 +8,13 @@ Figures (each a ratio of two things measured in this run, on this machine):
   5. MLM logits at masked positions only vs the full vocabulary projection at every position
   6. autograding one submission of each notebook with nbgrader (goal <= 30 s each)
   7. test-suite times after set-up: unit tests alone (goal <= 3 min), the whole suite (goal <= 30 min)
+  8. GPU only: a MiniLM training step under autocast (bf16, or fp16 + GradScaler) vs fp32
+
+Figures 2-5 and 8 run on --device (default: the GPU when there is one); the notebooks of figure 1 pick theirs.
 
     python benchmarks/run_all.py                 # everything (about an hour on a 2-core CPU)
     python benchmarks/run_all.py --only 2,3,4,5  # the model-level figures only (a few minutes)
+    python benchmarks/run_all.py --only 2,3,4,5,8 --device cuda   # on a GPU machine
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ import torch  # noqa: E402
 
 BIN = Path(sys.executable).parent
 KEEP_EXECUTED: Path | None = None      # --keep-executed DIR: figure 1 writes the executed notebooks there
+DEVICE = torch.device("cpu")           # --device (default: pick_device(), i.e. the GPU when there is one)
 
 
 def machine() -> str:
@@ -93,11 +98,13 @@ def fig_multitask(rows: list, steps: int = 8, batch_size: int = 32):
     from mtbert_ref.multitask import MultiTaskModel
     from mtbert_ref.speed import pad_batch, time_it
     tasks = {"A": list("abcd"), "B": list("efgh"), "C": list("ijkl"), "D": list("mnop")}
-    multi = MultiTaskModel.from_encoder(None, tasks, with_tokenizer=False).eval()
-    singles = [MultiTaskModel.from_encoder(None, {k: v}, with_tokenizer=False).eval() for k, v in tasks.items()]
+    multi = MultiTaskModel.from_encoder(None, tasks, with_tokenizer=False, device=DEVICE).eval()
+    singles = [MultiTaskModel.from_encoder(None, {k: v}, with_tokenizer=False, device=DEVICE).eval()
+               for k, v in tasks.items()]
     from mtbert_ref import load_tokenizer
     enc = _batches(load_tokenizer(), n=steps * batch_size)
-    batches = [pad_batch([{"input_ids": e["input_ids"]} for e in enc[i:i + batch_size]])
+    batches = [{k: v.to(DEVICE) for k, v in pad_batch([{"input_ids": e["input_ids"]}
+                                                       for e in enc[i:i + batch_size]]).items()}
                for i in range(0, len(enc), batch_size)]
 
     def run_multi():
@@ -111,8 +118,8 @@ def fig_multitask(rows: list, steps: int = 8, batch_size: int = 32):
                 for m in singles:
                     m(**b)
 
-    t_multi = time_it(run_multi, repeat=3)
-    t_single = time_it(run_singles, repeat=3)
+    t_multi = time_it(run_multi, repeat=3, device=DEVICE)
+    t_single = time_it(run_singles, repeat=3, device=DEVICE)
     n = len(tasks)
     ratio = t_single / t_multi
     rows.append(("2", f"multi-task (N={n}, one pass) vs {n} single-task models: throughput ratio",
@@ -142,7 +149,9 @@ def fig_trainer(rows: list, steps: int = 20, batch_size: int = 16, repeats: int 
         loader = DataLoader(ds, batch_size=batch_size, shuffle=True, collate_fn=collate,
                             generator=torch.Generator().manual_seed(0))
         start = time.perf_counter()
-        train(m, loader, max_steps=steps, lr=5e-5, progress=False)
+        train(m, loader, device=DEVICE, max_steps=steps, lr=5e-5, progress=False)
+        if DEVICE.type == "cuda":
+            torch.cuda.synchronize(DEVICE)
         return time.perf_counter() - start
 
     def run_hf():
@@ -152,7 +161,7 @@ def fig_trainer(rows: list, steps: int = 20, batch_size: int = 16, repeats: int 
                                      learning_rate=5e-5, warmup_steps=max(1, steps // 10), weight_decay=0.01,
                                      max_grad_norm=1.0, report_to=[], save_strategy="no", logging_strategy="no",
                                      disable_tqdm=True, dataloader_num_workers=0, seed=0,
-                                     use_cpu=not torch.cuda.is_available())
+                                     use_cpu=DEVICE.type == "cpu")
             trainer = Trainer(model=m, args=args, train_dataset=ds, data_collator=collate)
             start = time.perf_counter()
             trainer.train()
@@ -178,7 +187,7 @@ def fig_padding(rows: list, n: int = 512, batch_size: int = 32, max_length: int 
     from mtbert_ref import load_encoder, load_tokenizer
     from mtbert_ref.speed import bucket_batches, pad_batch, padding_fraction, time_it
     tok = load_tokenizer()
-    encoder = load_encoder().eval()
+    encoder = load_encoder(device=DEVICE).eval()
     enc = _batches(tok, n=n, max_length=max_length)
     ex = [{"input_ids": e["input_ids"]} for e in enc]
     lengths = [len(e["input_ids"]) for e in ex]
@@ -193,10 +202,11 @@ def fig_padding(rows: list, n: int = 512, batch_size: int = 32, max_length: int 
     def run(batches, make):
         with torch.no_grad():
             for b in batches:
-                encoder(**make(b))
+                encoder(**{k: v.to(DEVICE) for k, v in make(b).items()})
 
-    t_fixed = time_it(lambda: run(plain, fixed), repeat=2)
-    t_dyn = time_it(lambda: run(bucketed, lambda b: pad_batch([ex[i] for i in b], tok.pad_token_id)), repeat=2)
+    t_fixed = time_it(lambda: run(plain, fixed), repeat=2, device=DEVICE)
+    t_dyn = time_it(lambda: run(bucketed, lambda b: pad_batch([ex[i] for i in b], tok.pad_token_id)), repeat=2,
+                    device=DEVICE)
     rows.append(("4", "dynamic padding + bucketing vs pad to max_length=128: real tokens/s ratio",
                  f"x{t_fixed / t_dyn:.2f} (padding {100 * padding_fraction(lengths, plain, pad_to=max_length):.0f}% "
                  f"→ {100 * padding_fraction(lengths, bucketed):.0f}%)", "> 1", "met" if t_fixed > t_dyn else "NOT met"))
@@ -206,17 +216,46 @@ def fig_mlm(rows: list, batch_size: int = 32, seq: int = 64):
     from mtbert_ref import load_encoder
     from mtbert_ref.mlm import MLMHead
     from mtbert_ref.speed import time_it
-    encoder = load_encoder().eval()
-    head = MLMHead(encoder.config, encoder.embeddings.word_embeddings).eval()
+    encoder = load_encoder(device=DEVICE).eval()
+    head = MLMHead(encoder.config, encoder.embeddings.word_embeddings).to(DEVICE).eval()
     g = torch.Generator().manual_seed(0)
-    hidden = torch.randn(batch_size, seq, encoder.config.hidden_size, generator=g)
-    masked = torch.rand(batch_size, seq, generator=g) < 0.15
+    hidden = torch.randn(batch_size, seq, encoder.config.hidden_size, generator=g).to(DEVICE)
+    masked = (torch.rand(batch_size, seq, generator=g) < 0.15).to(DEVICE)
     with torch.no_grad():
-        t_full = time_it(lambda: head(hidden), repeat=5)
-        t_masked = time_it(lambda: head(hidden, masked_positions=masked), repeat=5)
+        t_full = time_it(lambda: head(hidden), repeat=5, device=DEVICE)
+        t_masked = time_it(lambda: head(hidden, masked_positions=masked), repeat=5, device=DEVICE)
     rows.append(("5", f"MLM logits at masked positions only vs every position ({batch_size}x{seq}, 15% masked)",
                  f"x{t_full / t_masked:.1f} ({1000 * t_full:.0f} ms vs {1000 * t_masked:.0f} ms)", "> 1",
                  "met" if t_full > t_masked else "NOT met"))
+
+
+def fig_autocast(rows: list, steps: int = 10, batch_size: int = 32, seq: int = 128):
+    """GPU only: the course's training loop on MiniLM in fp32 vs with use_autocast=True (bf16 where supported, else
+    fp16 with a GradScaler)."""
+    from mtbert_ref import load_encoder
+    from mtbert_ref.device import autocast_dtype
+    from mtbert_ref.trainer import train
+    if DEVICE.type != "cuda":
+        rows.append(("8", "autocast vs fp32 training step (GPU only)", "skipped: no CUDA GPU", "> 1", "—"))
+        return
+    encoder = load_encoder(device=DEVICE)
+    g = torch.Generator().manual_seed(0)
+    batches = [{"input_ids": torch.randint(1000, 20000, (batch_size, seq), generator=g)} for _ in range(steps)]
+
+    def loss_fn(model, batch):
+        return model(**batch).last_hidden_state.float().pow(2).mean()
+
+    def run(enabled):
+        return train(encoder, batches, device=DEVICE, max_steps=steps, lr=1e-5, use_autocast=enabled,
+                     loss_fn=loss_fn, progress=False)["seconds"]
+
+    run(False), run(True)                                  # warm-up (cuBLAS handles, kernels) of both paths
+    t32, tac = run(False), run(True)
+    dtype = str(autocast_dtype(DEVICE)).replace("torch.", "")
+    rows.append(("8", f"course loop with autocast ({dtype}) vs fp32, MiniLM {batch_size}x{seq} "
+                      f"({torch.cuda.get_device_name(DEVICE)})",
+                 f"x{t32 / tac:.2f} ({1000 * t32 / steps:.0f} ms vs {1000 * tac / steps:.0f} ms per step)", "> 1",
+                 "met" if t32 > tac else "NOT met"))
 
 
 def fig_autograde(rows: list):
@@ -256,18 +295,22 @@ def fig_tests(rows: list):
 
 
 FIGURES = {"1": fig_notebooks, "2": fig_multitask, "3": fig_trainer, "4": fig_padding, "5": fig_mlm,
-           "6": fig_autograde, "7": fig_tests}
+           "6": fig_autograde, "7": fig_tests, "8": fig_autocast}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=",".join(FIGURES), help="comma-separated figure numbers (default: all)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    ap.add_argument("--device", default=None, help="device of figures 2-5 (default: the GPU if any, else the CPU); "
+                    "the notebooks of figure 1 pick theirs with pick_device()")
     ap.add_argument("--keep-executed", default=None, metavar="DIR",
                     help="figure 1: write each executed notebook (with its outputs and results) into DIR")
     args = ap.parse_args()
-    global KEEP_EXECUTED
+    global KEEP_EXECUTED, DEVICE
     KEEP_EXECUTED = Path(args.keep_executed) if args.keep_executed else None
+    from mtbert_ref.device import pick_device
+    DEVICE = torch.device(args.device) if args.device else pick_device()
     rows: list = []
     started = time.perf_counter()
     for key in args.only.split(","):

@@ -40,11 +40,12 @@ def read_member(tar: tarfile.TarFile, suffix: str) -> list[str]:
     return [SPACE.sub(" ", line).strip() for line in text.splitlines()]
 
 
-def train_vocab(texts: list[str], path: Path) -> int:
+def train_vocab(texts: list[str], path: Path, vocab_size: int = VOCAB_SIZE, min_freq: int = MIN_FREQ) -> int:
+    """Train a character-level WordPiece vocabulary on ``texts`` and write it to ``path``; returns its size."""
     from tokenizers import BertWordPieceTokenizer
 
     tok = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True)
-    tok.train_from_iterator(texts, vocab_size=VOCAB_SIZE, min_frequency=MIN_FREQ,
+    tok.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=min_freq,
                             special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
                             limit_alphabet=3000, wordpieces_prefix="##")
     vocab = tok.get_vocab()
