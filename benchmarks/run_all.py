@@ -14,7 +14,7 @@ Figures (each a ratio of two things measured in this run, on this machine):
 Figures 2-5 and 8 run on --device (default: the GPU when there is one); the notebooks of figure 1 pick theirs.
 A complete run (figures 1-7, default --out) also copies the table into README.md between its bench markers.
 
-    python benchmarks/run_all.py                 # everything (about an hour on a 2-core CPU)
+    python benchmarks/run_all.py                 # everything (about 40 minutes on a 2-core CPU)
     python benchmarks/run_all.py --only 2,3,4,5  # the model-level figures only (a few minutes)
     python benchmarks/run_all.py --only 2,3,4,5,8 --device cuda   # on a GPU machine
 """
@@ -89,16 +89,21 @@ def fig_notebooks(rows: list):
                  "met" if total <= 1200 else "NOT met"))
 
 
-def _batches(tokenizer, n=256, seed=0, max_length=64):
+def _corpus_sentences() -> list[str]:
+    """Every sentence of the course's news corpus (mtbert_ref/data/text_corpus), in corpus order."""
     from mtbert_ref.data import data_path, read_jsonl
-    docs = read_jsonl(data_path("text_corpus", "documents.jsonl"))
-    sents = [s for d in docs for s in d["sentences"] if len(s.split()) >= 3]
+    return [s for d in read_jsonl(data_path("text_corpus", "documents.jsonl")) for s in d["sentences"]]
+
+
+def _batches(tokenizer, n=256, seed=0, max_length=64):
+    sents = [s for s in _corpus_sentences() if len(s.split()) >= 3]
     random.Random(seed).shuffle(sents)
     return [tokenizer(s, truncation=True, max_length=max_length) for s in sents[:n]]
 
 
-def _alternate(fns: dict, rounds: int) -> dict:
-    """Time each callable of ``fns`` once untimed (warm-up), then ``rounds`` times in alternation; median seconds.
+def _alternate(fns: dict, rounds: int) -> dict[str, list[float]]:
+    """Run each callable of ``fns`` once untimed (warm-up), then ``rounds`` times in alternation; return each one's
+    seconds per round (take the median of each list for the figure, ratios of same-round entries for the spread).
 
     Alternating (A B A B ...) instead of A A A B B B spreads slow phases of the machine (another process, thermal or
     allocator effects) over both sides, so that their ratio is fair even when absolute times drift.
@@ -113,9 +118,7 @@ def _alternate(fns: dict, rounds: int) -> dict:
             if DEVICE.type == "cuda":
                 torch.cuda.synchronize(DEVICE)
             times[k].append(time.perf_counter() - start)
-    medians = {k: float(np.median(v)) for k, v in times.items()}
-    medians["rounds"] = times
-    return medians
+    return times
 
 
 def fig_multitask(rows: list, steps: int = 8, batch_size: int = 32, rounds: int = 5):
@@ -142,7 +145,7 @@ def fig_multitask(rows: list, steps: int = 8, batch_size: int = 32, rounds: int 
                 for m in singles:
                     m(**b)
 
-    t = _alternate({"multi": run_multi, "singles": run_singles}, rounds)
+    t = {k: float(np.median(v)) for k, v in _alternate({"multi": run_multi, "singles": run_singles}, rounds).items()}
     n = len(tasks)
     ratio = t["singles"] / t["multi"]
     rows.append(("2", f"multi-task (N={n}, one pass) vs {n} single-task models: throughput ratio",
@@ -154,10 +157,7 @@ def fig_multitask(rows: list, steps: int = 8, batch_size: int = 32, rounds: int 
 def _fixed_length_examples(tokenizer, n: int, length: int) -> list[dict]:
     """``n`` windows of exactly ``length`` tokens ([CLS] ... [SEP]) cut from the course's news corpus, so that every
     batch has the same shape whatever order a sampler draws them in (padding cannot differ between two loops)."""
-    from mtbert_ref.data import data_path, read_jsonl
-    docs = read_jsonl(data_path("text_corpus", "documents.jsonl"))
-    sents = [s for d in docs for s in d["sentences"]]
-    ids = [t for row in tokenizer(sents, add_special_tokens=False)["input_ids"] for t in row]
+    ids = [t for row in tokenizer(_corpus_sentences(), add_special_tokens=False)["input_ids"] for t in row]
     body = length - 2
     if len(ids) < n * body:
         raise ValueError(f"the corpus has {len(ids)} tokens, fewer than {n} x {body}")
@@ -227,13 +227,14 @@ def fig_trainer(rows: list, steps: int = 20, batch_size: int = 16, length: int =
                 Trainer(model=m, args=args, train_dataset=ds, data_collator=collate).train()
         return run
 
-    def row(what, t, a, b, note=""):
-        per_round = [tb / ta for ta, tb in zip(t["rounds"][a], t["rounds"][b])]
-        ratio = t[b] / t[a]                             # samples/s ratio = inverse time ratio for the same samples
+    def row(what, times, a, b):
+        per_round = [tb / ta for ta, tb in zip(times[a], times[b])]
+        t_a, t_b = float(np.median(times[a])), float(np.median(times[b]))
+        ratio = t_b / t_a                               # samples/s ratio = inverse time ratio for the same samples
         rows.append(("3", f"course loop vs transformers Trainer, {what}: samples/s ratio",
-                     f"x{ratio:.2f} ({n / t[a]:.1f} vs {n / t[b]:.1f} samples/s; median of {rounds} alternating "
-                     f"runs after a warm-up run of each; per-run ratios {min(per_round):.2f}-{max(per_round):.2f})"
-                     f"{note}", ">= 1.0", "met" if ratio >= 1.0 else "NOT met"))
+                     f"x{ratio:.2f} ({n / t_a:.1f} vs {n / t_b:.1f} samples/s; median of {rounds} alternating "
+                     f"runs after a warm-up run of each; per-run ratios {min(per_round):.2f}-{max(per_round):.2f})",
+                     ">= 1.0", "met" if ratio >= 1.0 else "NOT met"))
 
     shape = f"{steps} steps of {batch_size}x{length}"
     t = _alternate({"ours": ours(minilm, fixed, False), "hf": hf(minilm, fixed)}, rounds)
