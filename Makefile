@@ -64,7 +64,7 @@ lock: setup
 
 collect: setup
 	@test -n "$(ASSIGNMENT)" -a -n "$(FROM)" || (echo "usage: make collect ASSIGNMENT=00_bert_anatomy FROM=path/to/downloads" && exit 2)
-	$(PY) scripts/collect.py "$(ASSIGNMENT)" "$(FROM)"
+	$(PY) scripts/instructor/collect.py "$(ASSIGNMENT)" "$(FROM)"
 
 autograde: setup
 	@test -n "$(ASSIGNMENT)" || (echo "usage: make autograde ASSIGNMENT=00_bert_anatomy" && exit 2)

@@ -122,8 +122,8 @@ def _alternate(fns: dict, rounds: int) -> dict[str, list[float]]:
 
 
 def fig_multitask(rows: list, steps: int = 8, batch_size: int = 32, rounds: int = 5):
-    from mtbert_ref.multitask import MultiTaskModel
-    from mtbert_ref.speed import pad_batch
+    from mtbert_ref.modeling.multitask import MultiTaskModel
+    from mtbert_ref.lessons.speed import pad_batch
     tasks = {"A": list("abcd"), "B": list("efgh"), "C": list("ijkl"), "D": list("mnop")}
     multi = MultiTaskModel.from_encoder(None, tasks, with_tokenizer=False, device=DEVICE).eval()
     singles = [MultiTaskModel.from_encoder(None, {k: v}, with_tokenizer=False, device=DEVICE).eval()
@@ -251,7 +251,7 @@ def fig_trainer(rows: list, steps: int = 20, batch_size: int = 16, length: int =
 
 def fig_padding(rows: list, n: int = 512, batch_size: int = 32, max_length: int = 128):
     from mtbert_ref import load_encoder, load_tokenizer
-    from mtbert_ref.speed import bucket_batches, pad_batch, padding_fraction, time_it
+    from mtbert_ref.lessons.speed import bucket_batches, pad_batch, padding_fraction, time_it
     tok = load_tokenizer()
     encoder = load_encoder(device=DEVICE).eval()
     enc = _batches(tok, n=n, max_length=max_length)
@@ -280,8 +280,8 @@ def fig_padding(rows: list, n: int = 512, batch_size: int = 32, max_length: int 
 
 def fig_mlm(rows: list, batch_size: int = 32, seq: int = 64):
     from mtbert_ref import load_encoder
-    from mtbert_ref.mlm import MLMHead
-    from mtbert_ref.speed import time_it
+    from mtbert_ref.modeling.mlm import MLMHead
+    from mtbert_ref.lessons.speed import time_it
     encoder = load_encoder(device=DEVICE).eval()
     head = MLMHead(encoder.config, encoder.embeddings.word_embeddings).to(DEVICE).eval()
     g = torch.Generator().manual_seed(0)

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import BertConfig, BertLMHeadModel, BertModel
 
-from .checking import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
-from .mlm import MLMHead
+from .grading.core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
+from .modeling.mlm import MLMHead
 from .pretraining import load_hf_with_tied_mlm
 
 __all__ = [

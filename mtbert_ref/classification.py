@@ -38,8 +38,11 @@ from transformers import BertConfig, BertForSequenceClassification, BertModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .backbone import tiny_bert_config
-from .checking import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
+from .grading.core import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
 from .data import data_path
+from .modeling.init import new_head_init
+from .modeling.losses import PROBLEM_TYPES, infer_problem_type, problem_type_loss
+from .modeling.weights import load_mapped_state
 
 __all__ = [
     "PROBLEM_TYPES",
@@ -65,7 +68,6 @@ __all__ = [
     "check_macro_f1",
 ]
 
-PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 TWEET_LABELS = ["negative", "neutral", "positive"]
 
 
@@ -100,19 +102,6 @@ class ClassificationHead(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------- the loss
-def infer_problem_type(num_labels: int, labels: torch.Tensor, problem_type: str | None = None) -> str:
-    """The problem type transformers would use: the explicit one if given, else inferred from num_labels and dtype."""
-    if problem_type is not None:
-        if problem_type not in PROBLEM_TYPES:
-            raise ValueError(f"problem_type must be one of {PROBLEM_TYPES} or None, got {problem_type!r}")
-        return problem_type
-    if num_labels == 1:
-        return "regression"
-    if labels.dtype in (torch.long, torch.int):
-        return "single_label_classification"
-    return "multi_label_classification"
-
-
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type: str | None = None,
                         class_weights: torch.Tensor | None = None) -> torch.Tensor:
     """The loss of a sequence classifier; ``num_labels`` is ``logits.shape[-1]``.
@@ -121,22 +110,9 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type
     regression with one output, (batch, num_labels) float for several outputs; (batch, num_labels) float 0/1 for
     multi-label. class_weights: (num_labels,) float or None — single-label only: ``F.cross_entropy(weight=...)``,
     whose mean divides by the *sum of the weights of the targets*, not by the batch size. Returns a 0-dim tensor.
+    The problem-type switch itself is the package's one copy, :func:`mtbert_ref.modeling.losses.problem_type_loss`.
     """
-    num_labels = logits.shape[-1]
-    kind = infer_problem_type(num_labels, labels, problem_type)
-    if class_weights is not None and kind != "single_label_classification":
-        raise ValueError("class_weights apply to single-label classification only (for multi-label use "
-                         "BCEWithLogitsLoss(pos_weight=...))")
-    if kind == "regression":
-        labels = labels.to(logits.dtype)
-        if num_labels == 1:
-            return F.mse_loss(logits.squeeze(), labels.squeeze())
-        return F.mse_loss(logits, labels)
-    if kind == "single_label_classification":
-        weight = None if class_weights is None else class_weights.to(device=logits.device, dtype=logits.dtype)
-        # int32 labels count as integer labels too, but F.cross_entropy wants int64 targets
-        return F.cross_entropy(logits.view(-1, num_labels), labels.reshape(-1).long(), weight=weight)
-    return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    return problem_type_loss(logits, labels, problem_type, class_weights=class_weights)
 
 
 def class_weights_from_labels(labels: Sequence[int], num_labels: int) -> torch.Tensor:
@@ -171,8 +147,7 @@ class BertSequenceClassifier(nn.Module):
         self.head = head if head is not None else ClassificationHead(cfg.hidden_size, num_labels, dropout_prob)
         lin = getattr(self.head, "classifier", None)
         if isinstance(lin, nn.Linear):   # transformers' initialisation of a new head
-            nn.init.normal_(lin.weight, std=cfg.initializer_range)
-            nn.init.zeros_(lin.bias)
+            new_head_init(lin, cfg)
         self.loss_fn = loss_fn or classification_loss
         self.register_buffer("class_weights", None if class_weights is None else torch.as_tensor(class_weights).float(),
                              persistent=False)
@@ -196,17 +171,18 @@ class BertSequenceClassifier(nn.Module):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
+HF_RULES = (("bert.", "bert."), ("classifier.", "head.classifier."))   # transformers prefix → ours
+
+
 def hf_key_map(hf_keys: Sequence[str]) -> dict[str, str]:
     """transformers' state-dict key → ours: ``classifier.*`` → ``head.classifier.*``; ``bert.*`` unchanged."""
-    return {k: ("head." + k if k.startswith("classifier.") else k) for k in hf_keys}
+    from .modeling.weights import rename_keys
+    return dict(zip(hf_keys, rename_keys(dict.fromkeys(hf_keys), HF_RULES)))
 
 
 def load_hf_classifier(model: BertSequenceClassifier, hf_model: BertForSequenceClassification) -> BertSequenceClassifier:
     """Copy every weight of a ``BertForSequenceClassification`` into ``model`` (strict: no key may be left over)."""
-    state = hf_model.state_dict()
-    mapping = hf_key_map(list(state))
-    model.load_state_dict({mapping[k]: v for k, v in state.items()}, strict=True)
-    return model
+    return load_mapped_state(model, hf_model.state_dict(), HF_RULES)
 
 
 # --------------------------------------------------------------------------------------------- training step

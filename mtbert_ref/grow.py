@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .checking import GradingError, call_student, expect_equal, expect_tensor, expect_unchanged, passed
+from .grading.core import GradingError, call_student, expect_equal, expect_tensor, expect_unchanged, passed
 
 __all__ = [
     "GrownLinear",
@@ -328,7 +328,7 @@ def _task_label_store(config: Any, task: str):
     """Where a multi-task config keeps the label names of ``task``: returns (getter, setter) of an id2label dict.
 
     Understood, in this order: the config's own ``task_id2label(task)`` / ``set_task_labels(task, names)`` methods
-    (mtbert_ref.multitask.MultiTaskConfig); ``config.tasks`` as a list of dicts with a ``"name"`` key; a dict
+    (mtbert_ref.modeling.multitask.MultiTaskConfig); ``config.tasks`` as a list of dicts with a ``"name"`` key; a dict
     attribute ``task_id2label``, ``id2label_per_task``, ``task_labels``, ``tasks`` or ``label_names`` keyed by task.
     """
     if callable(getattr(config, "task_id2label", None)) and callable(getattr(config, "set_task_labels", None)):

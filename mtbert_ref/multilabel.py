@@ -29,9 +29,11 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 
-from .anatomy import masked_mean_pool
+from .modeling.init import new_head_init, prior_bias
+from .modeling.losses import multi_label_loss
+from .modeling.pooling import masked_mean_pool
 from .backbone import tiny_bert_config
-from .checking import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
+from .grading.core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
 from .data import EncodedDataset, data_path
 from .device import seed_everything
 
@@ -131,15 +133,13 @@ class BertMultiLabelClassifier(nn.Module):
         self.num_labels = num_labels
         self.dropout = nn.Dropout(p)
         self.classifier = nn.Linear(cfg.hidden_size, num_labels)
-        self.classifier.weight.data.normal_(0.0, cfg.initializer_range)
-        self.classifier.bias.data.zero_()
+        new_head_init(self.classifier, cfg)
         self.register_buffer("pos_weight", None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32))
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
         out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
         if self.pooling == "mean":
-            mask = (torch.ones_like(input_ids) if attention_mask is None else attention_mask)
-            pooled = masked_mean_pool(out.last_hidden_state, mask)
+            pooled = masked_mean_pool(out.last_hidden_state, attention_mask)
         else:
             pooled = out.pooler_output
         logits = self.classifier(self.dropout(pooled))
@@ -153,7 +153,7 @@ class BertMultiLabelClassifier(nn.Module):
         prior = torch.as_tensor(targets, dtype=torch.float32).mean(0).clamp(eps, 1 - eps)
         if prior.shape != self.classifier.bias.shape:
             raise ValueError(f"targets must be (examples, {self.num_labels}) multi-hot, got {tuple(targets.shape)}")
-        self.classifier.bias.copy_(torch.log(prior / (1 - prior)).to(self.classifier.bias))
+        self.classifier.bias.copy_(prior_bias(prior, "multi_label_classification", eps).to(self.classifier.bias))
         return prior
 
 
@@ -165,10 +165,7 @@ def multilabel_loss(logits: torch.Tensor, targets: torch.Tensor, pos_weight: tor
     with log-sigmoid so that it stays exact for huge |z| (``log(1 - σ(z)) = log σ(-z)``). Returns a 0-d tensor
     in the dtype of ``logits`` — the same as ``F.binary_cross_entropy_with_logits(logits, targets, pos_weight=...)``.
     """
-    y = targets.to(logits.dtype)
-    w = 1.0 if pos_weight is None else pos_weight.to(logits.dtype).to(logits.device)
-    per_entry = -(w * y * F.logsigmoid(logits) + (1.0 - y) * F.logsigmoid(-logits))
-    return per_entry.mean()
+    return multi_label_loss(logits, targets, pos_weight)   # the one copy, in modeling/losses.py
 
 
 def predict_labels(logits: torch.Tensor, threshold: float | torch.Tensor = 0.5) -> torch.Tensor:

@@ -33,7 +33,8 @@ from torch import nn
 from transformers import BertConfig, BertForNextSentencePrediction, BertModel
 
 from .backbone import tiny_bert_config
-from .checking import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
+from .modeling.weights import load_mapped_state, rename_keys
+from .grading.core import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
 from .device import seed_everything
 
 __all__ = [
@@ -89,22 +90,9 @@ HF_NSP_KEY_MAP = {
 
 
 def map_state_dict(state_dict: dict, key_map: dict, skip_prefixes: Sequence[str] = ()) -> dict:
-    """Rename the keys of a transformers state dict with ``key_map`` (prefix → prefix).
-
-    Keys starting with one of ``skip_prefixes`` are dropped (e.g. tied copies); a key no prefix matches is an error,
-    so a forgotten weight cannot pass silently.
-    """
-    out = {}
-    for key, value in state_dict.items():
-        if any(key.startswith(p) for p in skip_prefixes):
-            continue
-        for src, dst in key_map.items():
-            if key.startswith(src):
-                out[dst + key[len(src):]] = value
-                break
-        else:
-            raise KeyError(f"no mapping for the transformers weight {key!r}")
-    return out
+    """Rename the keys of a transformers state dict with ``key_map`` (prefix → prefix), dropping ``skip_prefixes``;
+    a key no prefix matches is a KeyError. The package's one mapping: :func:`mtbert_ref.modeling.weights.rename_keys`."""
+    return rename_keys(state_dict, tuple(key_map.items()), skip_prefixes)
 
 
 class BertForNSP(nn.Module):
@@ -138,7 +126,7 @@ class BertForNSP(nn.Module):
     def from_hf(cls, hf_model: BertForNextSentencePrediction) -> "BertForNSP":
         """A reference model holding exactly the weights of a transformers ``BertForNextSentencePrediction``."""
         model = cls(BertConfig.from_dict(hf_model.config.to_dict()))
-        model.load_state_dict(map_state_dict(hf_model.state_dict(), HF_NSP_KEY_MAP))
+        load_mapped_state(model, hf_model.state_dict(), tuple(HF_NSP_KEY_MAP.items()))
         return model.to(next(hf_model.parameters()).device)
 
 

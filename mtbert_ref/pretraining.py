@@ -11,7 +11,7 @@ other however many tokens are masked.
 Reference implementations:
 
 * :func:`pretraining_loss` — that sum, from the two logits tensors and the two label tensors.
-* :class:`BertForPretrainingRef` — ``BertModel`` + :class:`mtbert_ref.mlm.MLMHead` + :class:`mtbert_ref.nsp.NSPHead`;
+* :class:`BertForPretrainingRef` — ``BertModel`` + :class:`mtbert_ref.modeling.mlm.MLMHead` + :class:`mtbert_ref.nsp.NSPHead`;
   :meth:`BertForPretrainingRef.from_hf` loads a transformers ``BertForPreTraining`` and gives the same logits and
   loss (tests prove it).
 * :class:`PretrainingCollator` — batches of NSP pairs masked for MLM (notebook 01's ``mask_tokens``): the joint
@@ -26,10 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import BertConfig, BertForPreTraining, BertModel
 
-from .checking import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
+from .grading.core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
 from .data import PaddingCollator
-from .mlm import MLMHead, mask_tokens
-from .nsp import NSPHead, map_state_dict
+from .modeling.mlm import MLMHead, mask_tokens
+from .modeling.weights import load_mapped_state
+from .nsp import NSPHead
 
 __all__ = [
     "pretraining_loss",
@@ -72,11 +73,7 @@ def load_hf_with_tied_mlm(model: nn.Module, hf_model: nn.Module, key_map: dict) 
     from the mapped keys; the bias is copied from ``cls.predictions.bias``.
     """
     state = hf_model.state_dict()
-    mapped = map_state_dict(state, key_map, skip_prefixes=_HF_TIED)
-    missing, unexpected = model.load_state_dict(mapped, strict=False)
-    missing = [k for k in missing if not k.startswith("mlm.decoder") and k != "mlm.bias"]
-    if missing or unexpected:
-        raise KeyError(f"weights not mapped: missing {missing}, unexpected {unexpected}")
+    load_mapped_state(model, state, tuple(key_map.items()), skip=_HF_TIED, may_miss=("mlm.decoder", "mlm.bias"))
     with torch.no_grad():
         model.mlm.bias.copy_(state["cls.predictions.bias"])
     return model.to(next(hf_model.parameters()).device)
@@ -127,7 +124,7 @@ class PretrainingCollator:
     """Batches for the joint objective from NSP pairs (:func:`mtbert_ref.nsp.make_nsp_pairs`).
 
     Pads the pairs (dynamic padding), renames the pair label to ``next_sentence_label`` and corrupts the tokens with
-    notebook 01's :func:`mtbert_ref.mlm.mask_tokens` (15%, 80-10-10; [CLS], [SEP] and padding never chosen),
+    notebook 01's :func:`mtbert_ref.modeling.mlm.mask_tokens` (15%, 80-10-10; [CLS], [SEP] and padding never chosen),
     which adds the token-level ``labels``. Seeded: the same seed gives the same masks.
     """
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from transformers import BertLMHeadModel
 
 from mtbert_ref import tiny_bert_config
-from mtbert_ref.checking import GradingError, fresh_copy
+from mtbert_ref.grading.core import GradingError, fresh_copy
 from mtbert_ref.causal_lm import (
     BertCausalLM,
     causal_attention_mask,

@@ -62,7 +62,7 @@ def masked_mean_pool(last_hidden_state, attention_mask):
         pass
 '''
 POOL_REFERENCE = '''
-from mtbert_ref.anatomy import masked_mean_pool
+from mtbert_ref.modeling.pooling import masked_mean_pool
 '''
 POOL_RENAMED = '''
 def mean_pool(last_hidden_state, attention_mask):

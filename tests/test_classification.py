@@ -14,7 +14,7 @@ from torch import nn
 from transformers import BertForSequenceClassification
 
 from mtbert_ref.backbone import tiny_bert_config
-from mtbert_ref.checking import GradingError, fresh_copy
+from mtbert_ref.grading.core import GradingError, fresh_copy
 from mtbert_ref.chinese import (PACKAGE_LABELS, chinese_backbone, chinese_tokenizer, load_chinese_packages,
                                 load_chinese_reviews, small_bert_config, unk_rate)
 from mtbert_ref.classification import (

@@ -10,7 +10,7 @@ from torch import nn
 from transformers import BertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
 
 from mtbert_ref.backbone import tiny_bert_config
-from mtbert_ref.checking import GradingError, fresh_copy
+from mtbert_ref.grading.core import GradingError, fresh_copy
 from mtbert_ref.grow import (
     GrownLinear,
     check_grow_linear,
@@ -282,9 +282,9 @@ def test_stale_optimizer_trains_nothing_of_the_new_head():
 
 
 # ------------------------------------------------------------------------------------------ multi-task
-@pytest.mark.skipif(importlib.util.find_spec("mtbert_ref.multitask") is None, reason="mtbert_ref.multitask missing")
+@pytest.mark.skipif(importlib.util.find_spec("mtbert_ref.modeling.multitask") is None, reason="mtbert_ref.modeling.multitask missing")
 def test_multitask_one_task_head():
-    from mtbert_ref.multitask import MultiTaskConfig, MultiTaskModel
+    from mtbert_ref.modeling.multitask import MultiTaskConfig, MultiTaskModel
     torch.manual_seed(0)
     cfg = MultiTaskConfig(encoder=tiny_bert_config().to_dict(),
                           tasks=[{"name": "topic", "kind": "multi_class", "labels": ["a", "b", "c"]},

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from transformers import BertForSequenceClassification, BertModel
 
 from mtbert_ref import tiny_bert_config
-from mtbert_ref.checking import GradingError, fresh_copy
+from mtbert_ref.grading.core import GradingError, fresh_copy
 from mtbert_ref.device import seed_everything
 from mtbert_ref.multilabel import (
     BUGGY_TAGGER_SOURCE,
@@ -308,7 +308,7 @@ def _tune_swapped(probs, targets, candidates):
 
 def _unguard(monkeypatch):
     """The wrong variants above call the reference on purpose; let the checker run them as if students wrote them."""
-    import mtbert_ref.checking as checking
+    import mtbert_ref.grading.core as checking
     monkeypatch.setattr(checking, "_is_reference", lambda fn, reference=None: False)
 
 

@@ -9,7 +9,7 @@ from torch import nn
 from transformers import BertForNextSentencePrediction
 
 from mtbert_ref import load_tokenizer, tiny_bert_config
-from mtbert_ref.checking import GradingError, fresh_copy
+from mtbert_ref.grading.core import GradingError, fresh_copy
 from mtbert_ref.nsp import (
     HF_NSP_KEY_MAP,
     IS_NEXT,

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from transformers import BertForPreTraining
 
 from mtbert_ref import load_tokenizer, tiny_bert_config
-from mtbert_ref.checking import GradingError, fresh_copy
+from mtbert_ref.grading.core import GradingError, fresh_copy
 from mtbert_ref.nsp import make_nsp_pairs
 from mtbert_ref.pretraining import (
     BertForPretrainingRef,

@@ -1,0 +1,279 @@
+"""The grading machinery that every notebook's checkers are built from.
+
+A checker runs the student's function and the reference on the same seeded inputs (and the same weights), on
+the student's device, and compares. A failure raises :class:`GradingError` (an AssertionError, so nbgrader
+counts the test cell as failed) with one readable message saying what was expected and what came back.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import Any, Callable
+
+import torch
+
+from ..device import tolerance
+
+__all__ = [
+    "GradingError",
+    "call_student",
+    "expect_tensor",
+    "expect_equal",
+    "expect_unchanged",
+    "time_limit",
+    "passed",
+    "clone_inputs",
+]
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the whole mtbert_ref package
+
+
+class GradingError(AssertionError):
+    """A graded check failed; the message is meant for the student."""
+
+
+def passed(message: str) -> None:
+    """Print a success line (the visible tests' reward)."""
+    print(f"\u2713 {message}")
+
+
+def _unwrap(fn: Any) -> Any:
+    for _ in range(5):  # functools.partial / bound methods / functools.wraps
+        inner = getattr(fn, "func", None) or getattr(fn, "__wrapped__", None)
+        if inner is None:
+            break
+        fn = inner
+    return fn
+
+
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            yield from _code_objects(const)
+
+
+def _is_reference(fn: Any, reference: Any = None) -> bool:
+    """True if ``fn`` is, aliases, wraps or calls the course's reference implementation instead of the student's own.
+
+    Detected: the reference object itself (any alias, e.g. ``from mtbert_ref.x import f as my_f``), a partial or
+    ``functools.wraps`` around it, anything defined inside mtbert_ref, a function whose code object is the reference's,
+    and a function (or lambda) whose body names the reference or its module.
+    """
+    target = _unwrap(fn)
+    module = getattr(target, "__module__", None) or ""
+    if module.startswith("mtbert_ref"):
+        return True
+    if not inspect.isfunction(target) and not inspect.isclass(target):
+        cls_mod = getattr(type(target), "__module__", "") or ""
+        if cls_mod.startswith("mtbert_ref"):
+            return True
+    if reference is None:
+        return False
+    ref = _unwrap(reference)
+    if target is ref:
+        return True
+    code = getattr(target, "__code__", None)
+    if code is None and inspect.isclass(target):
+        fwd = getattr(target, "forward", None)
+        code = getattr(fwd, "__code__", None)
+        target = fwd if fwd is not None else target
+    if code is None:
+        return False
+    if code is getattr(ref, "__code__", None):
+        return True
+    ref_mod = sys.modules.get(getattr(ref, "__module__", "") or "")
+    glb = getattr(target, "__globals__", {}) or {}
+    for co in _code_objects(code):
+        for name in co.co_names:
+            obj = glb.get(name)
+            if obj is ref or (ref_mod is not None and obj is ref_mod):
+                return True
+    for cell in getattr(target, "__closure__", None) or ():
+        try:
+            if cell.cell_contents is ref:
+                return True
+        except ValueError:
+            pass
+    return False
+
+
+def _student_line(tb) -> str:
+    """The innermost traceback frame that is the student's code (not torch, transformers or mtbert_ref)."""
+    frames = traceback.extract_tb(tb)
+    chosen = None
+    for fr in frames:
+        fname = fr.filename or ""
+        if fname.startswith(_PKG_DIR) or "site-packages" in fname or "/lib/python" in fname:
+            continue
+        chosen = fr
+    if chosen is None:
+        return ""
+    code = (chosen.line or "").strip()
+    where = f"line {chosen.lineno} of your cell" if ("ipykernel" in chosen.filename or chosen.filename.startswith("<")) \
+        else f"{os.path.basename(chosen.filename)}, line {chosen.lineno}"
+    return f" (at {where}: `{code}`)" if code else f" (at {where})"
+
+
+class _CheckTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None, what: str = "your code"):
+    """Stop ``what`` after ``seconds`` with a GradingError (Unix main thread only; elsewhere no limit)."""
+    usable = seconds and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise _CheckTimeout()
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    except _CheckTimeout:
+        raise GradingError(f"{what} took longer than {seconds:g} s and was stopped. Look for an endless loop or a "
+                           "Python loop over every element where a tensor operation would do.") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def call_student(fn: Callable, *args, name: str | None = None, seconds: float | None = 60, reference: Any = None,
+                 **kwargs):
+    """Run the student's ``fn(*args, **kwargs)``; turn any exception into a GradingError that names the student's line.
+
+    ``reference`` is the reference implementation of the exercise: a student function that is or calls it is
+    rejected (see :func:`_is_reference`). ``seconds`` limits the call's run time.
+    """
+    name = name or getattr(fn, "__name__", "your function")
+    if not callable(fn):
+        raise GradingError(f"`{name}` should be a function (or module) you defined, but it is a {type(fn).__name__}.")
+    if _is_reference(fn, reference):
+        raise GradingError(f"`{name}` is the course's reference implementation from mtbert_ref, not your own code. "
+                           "This exercise is graded on your implementation: write it yourself (0 points for this test).")
+    try:
+        with time_limit(seconds, f"`{name}`"):
+            return fn(*args, **kwargs)
+    except GradingError:
+        raise
+    except NotImplementedError:
+        raise GradingError(f"`{name}` is not implemented yet (it raised NotImplementedError): replace the "
+                           "`raise NotImplementedError()` line with your code.") from None
+    except Exception as exc:  # noqa: BLE001 - any student error becomes a readable message
+        where = _student_line(sys.exc_info()[2])
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise GradingError(f"`{name}` raised {type(exc).__name__}: {msg}{where}") from None
+
+
+def clone_inputs(obj):
+    """Deep copy of tensors in (nested) tuples/lists/dicts, to detect in-place changes."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(clone_inputs(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: clone_inputs(v) for k, v in obj.items()}
+    return obj
+
+
+def expect_unchanged(before, after, what: str) -> None:
+    """Raise if a tensor input was modified in place."""
+    if isinstance(before, torch.Tensor):
+        if before.shape != after.shape or not torch.equal(before.to(after.device), after.detach()):
+            raise GradingError(f"{what} was modified in place by your code. Work on a copy (or use out-of-place "
+                               "operations such as `x * m` instead of `x.mul_(m)` / `x[...] = ...`).")
+    elif isinstance(before, (list, tuple)):
+        for b, a in zip(before, after):
+            expect_unchanged(b, a, what)
+    elif isinstance(before, dict):
+        for k in before:
+            expect_unchanged(before[k], after[k], f"{what}[{k!r}]")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def expect_tensor(actual: Any, expected: torch.Tensor, what: str, *, atol: float | None = None,
+                  rtol: float | None = None, check_dtype: bool = True, check_device: bool = True) -> None:
+    """Compare a student's tensor with the expected one; raise a GradingError that says what differs.
+
+    Checks, in order: is a tensor, shape, dtype, device, NaN/inf, values (with tolerances for the dtype and device).
+    """
+    if not isinstance(actual, torch.Tensor):
+        raise GradingError(f"{what} should be a torch.Tensor of shape {tuple(expected.shape)}, "
+                           f"but it is a {type(actual).__name__}.")
+    if tuple(actual.shape) != tuple(expected.shape):
+        raise GradingError(f"{what} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.")
+    if check_dtype and actual.dtype != expected.dtype:
+        raise GradingError(f"{what} has dtype {actual.dtype}, expected {expected.dtype}.")
+    if check_device and actual.device.type != expected.device.type:
+        raise GradingError(f"{what} is on device '{actual.device}', expected '{expected.device}' (the device of the "
+                           "inputs): create new tensors with `device=x.device` or `torch.zeros_like(x)`.")
+    a = actual.detach()
+    e = expected.detach().to(a.device)
+    if a.dtype.is_floating_point or a.dtype.is_complex:
+        bad = ~torch.isfinite(a)
+        if bad.any() and not (~torch.isfinite(e))[bad].all():
+            idx = tuple(int(i) for i in bad.nonzero()[0])
+            raise GradingError(f"{what} contains NaN or inf (first at index {idx}: {a[idx].item()}); the expected "
+                               f"value there is {e[idx].item():.6g}. Look for a division by zero or log(0).")
+        d_atol, d_rtol = tolerance(e.dtype, e.device)
+        atol = d_atol if atol is None else atol
+        rtol = d_rtol if rtol is None else rtol
+        close = torch.isclose(a.to(e.dtype), e, atol=atol, rtol=rtol, equal_nan=True)
+    else:
+        close = a.to(e.dtype) == e
+    if not bool(close.all()):
+        wrong = (~close).nonzero()
+        n_wrong = wrong.shape[0]
+        shown = []
+        for row in wrong[:3]:
+            idx = tuple(int(i) for i in row)
+            shown.append(f"at {idx}: got {_fmt(a[idx].item())}, expected {_fmt(e[idx].item())}")
+        extra = "" if a.dtype in (torch.long, torch.int, torch.bool) else \
+            f" (max abs diff {float((a.double() - e.double()).abs().max()):.3g}, tolerance atol={atol:g}, rtol={rtol:g})"
+        raise GradingError(f"{what} has the right shape and dtype but {n_wrong} of {a.numel()} values differ"
+                           f"{extra}; " + "; ".join(shown) + ".")
+
+
+def expect_equal(actual: Any, expected: Any, what: str, hint: str = "") -> None:
+    """Exact comparison of plain Python values (ints, strings, lists, dicts); floats to 1e-6 relative."""
+    if isinstance(expected, bool):
+        ok = isinstance(actual, bool) and actual == expected
+    elif isinstance(expected, int):
+        ok = isinstance(actual, int) and not isinstance(actual, bool) and actual == expected
+    elif isinstance(expected, float):
+        ok = isinstance(actual, (int, float)) and math.isclose(float(actual), expected, rel_tol=1e-6, abs_tol=1e-9)
+    else:
+        ok = actual == expected
+    if not ok:
+        got = repr(actual)
+        if len(got) > 200:
+            got = got[:200] + "\u2026"
+        same_type = type(actual) is type(expected) or (isinstance(expected, float) and isinstance(actual, int))
+        type_note = "" if same_type else f" (a {type(actual).__name__}, expected a {type(expected).__name__})"
+        raise GradingError(f"{what}: got {got}{type_note}, expected {expected!r}." + (f" {hint}" if hint else ""))
+
+
+def fresh_copy(fn: Callable) -> Callable:
+    """Recompile ``fn`` from its source into a new function outside mtbert_ref (for the course's own tests:
+    the reference, treated as if a student had written it)."""
+    import textwrap
+    src = textwrap.dedent(inspect.getsource(fn))
+    namespace = dict(sys.modules[fn.__module__].__dict__)
+    namespace["__name__"] = "student_copy"
+    exec(compile(src, f"<student copy of {fn.__name__}>", "exec"), namespace)  # noqa: S102
+    return namespace[fn.__name__]

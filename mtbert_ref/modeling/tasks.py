@@ -1,0 +1,132 @@
+"""Notebook 07 — the task spec of a multi-task model and its heads (exercise 1: :func:`build_heads`).
+
+A :class:`TaskSpec` declares one task on top of the shared encoder: name, kind (``multi_class`` /
+``multi_label`` / ``regression``), label names and loss weight. :func:`make_tasks` normalises the accepted spellings
+of a spec into a list of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from torch import nn
+
+__all__ = ["TASK_KINDS", "TaskSpec", "make_tasks", "build_heads"]
+
+TASK_KINDS = ("multi_class", "multi_label", "regression")
+_KIND_ALIASES = {"multi_class": "multi_class", "multiclass": "multi_class", "single_label": "multi_class",
+                 "single_label_classification": "multi_class", "classification": "multi_class",
+                 "multi_label": "multi_label", "multilabel": "multi_label",
+                 "multi_label_classification": "multi_label", "regression": "regression"}
+
+
+# ============================================================================================== task specs
+@dataclass
+class TaskSpec:
+    """One task on top of the shared encoder.
+
+    name: a key such as ``"section"``; kind: ``"multi_class"`` (exactly one label per example, softmax +
+    cross-entropy), ``"multi_label"`` (any subset of the labels, one sigmoid + binary cross-entropy per label) or
+    ``"regression"`` (one real number per label name, mean squared error); labels: the label names (for regression
+    the names of the outputs, default ``["value"]``); weight: this task's factor in the total loss.
+    """
+    name: str
+    kind: str = "multi_class"
+    labels: list = field(default_factory=list)
+    weight: float = 1.0
+
+    def __post_init__(self):
+        kind = _KIND_ALIASES.get(str(self.kind).lower().replace("-", "_"))
+        if kind is None:
+            raise ValueError(f"task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}")
+        self.kind = kind
+        self.name = str(self.name)
+        self.labels = [str(x) for x in (self.labels or (["value"] if kind == "regression" else []))]
+        if not self.labels:
+            raise ValueError(f"task {self.name!r} ({kind}) needs at least one label name")
+        if len(set(self.labels)) != len(self.labels):
+            dup = sorted({x for x in self.labels if self.labels.count(x) > 1})
+            raise ValueError(f"task {self.name!r} has duplicate label names: {dup}")
+        if kind == "multi_class" and len(self.labels) < 2:
+            raise ValueError(f"task {self.name!r}: a multi-class task needs at least 2 labels, got {self.labels}")
+        self.weight = float(self.weight)
+        if not self.weight >= 0:
+            raise ValueError(f"task {self.name!r}: weight must be >= 0, got {self.weight}")
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of this task's head: one logit per label (one output per name for regression)."""
+        return len(self.labels)
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.labels))
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {lab: i for i, lab in enumerate(self.labels)}
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "labels": list(self.labels), "weight": self.weight}
+
+
+def make_tasks(spec) -> list[TaskSpec]:
+    """Normalise a task spec into a list of :class:`TaskSpec`.
+
+    Accepted: a list of TaskSpec or of dicts ``{"name", "kind", "labels", "weight"}``; or a mapping
+    ``name -> labels`` (multi-class), ``name -> (kind, labels)``, ``name -> (kind, labels, weight)`` or
+    ``name -> {"kind": ..., "labels": ..., "weight": ...}``. Task names must be unique.
+    """
+    tasks: list[TaskSpec] = []
+    if isinstance(spec, Mapping):
+        for name, val in spec.items():
+            if isinstance(val, TaskSpec):
+                tasks.append(TaskSpec(**{**val.to_dict(), "name": name}))
+            elif isinstance(val, Mapping):
+                tasks.append(_spec_from_dict({**dict(val), "name": name}))
+            elif isinstance(val, tuple) and val and isinstance(val[0], str) and len(val) in (2, 3) \
+                    and not isinstance(val[1], str):
+                tasks.append(TaskSpec(name, val[0], list(val[1]), *(val[2:] or ())))
+            else:
+                tasks.append(TaskSpec(name, "multi_class", list(val)))
+    else:
+        for t in spec:
+            tasks.append(t if isinstance(t, TaskSpec) else _spec_from_dict(dict(t)))
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"task names must be unique, got {names}")
+    if not tasks:
+        raise ValueError("a multi-task model needs at least one task")
+    return tasks
+
+
+def _spec_from_dict(d: dict) -> TaskSpec:
+    """A TaskSpec from a dict; with an ``id2label`` entry (as stored in the config) the labels come from it."""
+    d = dict(d)
+    id2label = d.pop("id2label", None)
+    d.pop("label2id", None)
+    if id2label is not None:
+        id2label = {int(k): v for k, v in id2label.items()}
+        if sorted(id2label) != list(range(len(id2label))):
+            raise ValueError(f"task {d.get('name')!r}: id2label keys must be 0..n-1, got {sorted(id2label)}")
+        d["labels"] = [id2label[i] for i in range(len(id2label))]
+    return TaskSpec(**d)
+
+
+# ============================================================================================== exercise 1
+def build_heads(tasks: Sequence[TaskSpec], hidden_size: int) -> tuple[nn.ModuleDict, dict[str, dict[int, str]]]:
+    """One ``nn.Linear(hidden_size, len(task.labels))`` head per task, in task order, and each task's id2label.
+
+    Returns ``(heads, id2label)``: ``heads[task.name]`` is the task's Linear (with bias); ``id2label[task.name]`` is
+    ``{0: first label, 1: second label, ...}``. Every task gets its own Linear (no weights shared between heads).
+    Raises ValueError if two tasks share a name (a ModuleDict would silently keep only the last one).
+    """
+    heads = nn.ModuleDict()
+    id2label: dict[str, dict[int, str]] = {}
+    for task in tasks:
+        if task.name in heads:
+            raise ValueError(f"two tasks are named {task.name!r}; task names must be unique")
+        heads[task.name] = nn.Linear(hidden_size, len(task.labels))
+        id2label[task.name] = {i: label for i, label in enumerate(task.labels)}
+    return heads, id2label
+
