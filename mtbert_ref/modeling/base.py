@@ -24,10 +24,24 @@ from transformers.models.bert.modeling_bert import BertPreTrainedModel
 
 from .weights import invert_rules, load_mapped_state, rename_keys
 
-__all__ = ["CourseModel"]
+__all__ = ["CourseModel", "SavesTokenizerAndCard"]
 
 
-class CourseModel(BertPreTrainedModel):
+class SavesTokenizerAndCard:
+    """Mixin for a PreTrainedModel: ``save_pretrained`` also writes the tokenizer and ``self.model_card()``."""
+
+    def save_pretrained(self, save_directory, *args, tokenizer=None, **kwargs):
+        """transformers' ``save_pretrained``, plus the tokenizer (``tokenizer`` or ``self.tokenizer``) and README.md."""
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        tok = tokenizer if tokenizer is not None else getattr(self, "tokenizer", None)
+        if tok is not None:
+            tok.save_pretrained(save_directory)
+        with open(os.path.join(save_directory, "README.md"), "w", encoding="utf-8") as fh:
+            fh.write(self.model_card())
+        return result
+
+
+class CourseModel(SavesTokenizerAndCard, BertPreTrainedModel):
     """``self.bert`` (a ``BertModel``) and a head; forward returns a transformers ``ModelOutput``."""
 
     config_class = BertConfig
@@ -94,12 +108,3 @@ class CourseModel(BertPreTrainedModel):
                 f"- labels: {label_line}\n\n"
                 "Reload with `from_pretrained(folder)` of the same class after `import mtbert_ref`.\n")
 
-    def save_pretrained(self, save_directory, *args, tokenizer=None, **kwargs):
-        """transformers' ``save_pretrained``, plus the tokenizer (``tokenizer`` or ``self.tokenizer``) and README.md."""
-        result = super().save_pretrained(save_directory, *args, **kwargs)
-        tok = tokenizer if tokenizer is not None else getattr(self, "tokenizer", None)
-        if tok is not None:
-            tok.save_pretrained(save_directory)
-        with open(os.path.join(save_directory, "README.md"), "w", encoding="utf-8") as fh:
-            fh.write(self.model_card())
-        return result

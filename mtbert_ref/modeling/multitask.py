@@ -25,7 +25,6 @@ The task spec and :func:`build_heads` live in :mod:`.tasks`; the data side (samp
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -35,6 +34,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedMode
 from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import ModelOutput
 
+from .base import SavesTokenizerAndCard
 from .init import prior_bias
 from .losses import IGNORE_INDEX, KIND_TO_PROBLEM_TYPE, problem_type_loss
 from .pooling import POOLINGS, pool
@@ -146,7 +146,7 @@ class MultiTaskOutput(ModelOutput):
     pooled: torch.Tensor | None = None
 
 
-class MultiTaskModel(PreTrainedModel):
+class MultiTaskModel(SavesTokenizerAndCard, PreTrainedModel):
     """A shared encoder, a pooling step, optionally one shared layer, and one Linear head per task.
 
     ``model.heads[name]`` is the ``nn.Linear`` of task ``name`` (an ``nn.ModuleDict`` in task order); its label
@@ -302,15 +302,6 @@ class MultiTaskModel(PreTrainedModel):
         lines += ["", "Reload with `AutoModel.from_pretrained(folder)` after `import mtbert_ref`."]
         return "\n".join(lines) + "\n"
 
-    def save_pretrained(self, save_directory, *args, tokenizer=None, **kwargs):
-        """transformers' ``save_pretrained``, plus the tokenizer (``tokenizer`` or ``self.tokenizer``) and README.md."""
-        result = super().save_pretrained(save_directory, *args, **kwargs)
-        tok = tokenizer if tokenizer is not None else getattr(self, "tokenizer", None)
-        if tok is not None:
-            tok.save_pretrained(save_directory)
-        with open(os.path.join(save_directory, "README.md"), "w", encoding="utf-8") as fh:
-            fh.write(self.model_card())
-        return result
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()

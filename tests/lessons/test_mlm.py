@@ -11,13 +11,7 @@ from mtbert_ref.lessons.mlm import (MLMCollator, chunk_documents, fill_mask, loa
 from mtbert_ref.modeling.mlm import IGNORE_INDEX, BertMLM
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    """A tiny WordPiece tokenizer written on the fly (no hub, no download)."""
-    words = ["the", "fire", "crews", "have", "been", "called", "to", "a", "new", "near", "sydney", "said", "police",
-             "rain", "has", "fallen", "in", "some", "parts", "of", "state", "."]
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
-    return BertTokenizer(vocab={w: i for i, w in enumerate(vocab)})
+from modeling.test_mlm import tokenizer  # noqa: E402,F401  (the same tiny WordPiece fixture)
 
 
 # ------------------------------------------------------------------------------------------ helpers
