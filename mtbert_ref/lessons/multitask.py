@@ -14,7 +14,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
+from ..data import PaddingCollator
 from ..modeling.multitask import IGNORE, MultiTaskModel, TaskSpec
+from ..modeling.tasks import pack_row, unpack_labels
 
 __all__ = ["TaskSampler", "MultiTaskLoader", "MultiTaskDataset", "MultiTaskCollator", "task_metrics", "MAIN_METRIC",
            "evaluate_tasks", "summary_table"]
@@ -122,15 +124,23 @@ def _task_list(tasks) -> list[TaskSpec]:
 
 
 class MultiTaskDataset(torch.utils.data.Dataset):
-    """Tokenised texts with per-task targets given by label *names*.
+    """Tokenised texts with per-task targets given by label *names*, ready for ``Trainer`` as they are.
 
     targets[i] is ``{task: target}`` where target is a label name (multi_class), a list of label names
-    (multi_label), a float or list of floats (regression), or None / absent when example i is not labelled for
-    that task. Items are dicts of Python lists for :class:`MultiTaskCollator`.
+    (multi_label), a float or list of floats (regression, one per output name), or None / absent when example i is
+    not labelled for that task. Every item is a dict of tensors of one fixed width: ``input_ids``,
+    ``attention_mask`` (and ``token_type_ids`` when the tokenizer gives them) padded to ``max_length``, and
+    ``labels``, every task's targets packed side by side in one float row
+    (:func:`mtbert_ref.modeling.tasks.unpack_labels` says the layout; the model unpacks it). So a plain stacking
+    collator batches them, and ``Trainer(model=model, args=args, train_dataset=ds)`` trains with no collator
+    given. :class:`MultiTaskCollator` batches the same items with dynamic padding (cut to the longest example of
+    the batch) and labels as a ``{task: tensor}`` dict.
     """
 
     def __init__(self, texts: Sequence[str], targets: Sequence[Mapping[str, Any]], tokenizer,
                  tasks: Sequence[TaskSpec], max_length: int = 64):
+        if isinstance(texts, str):
+            raise TypeError("texts should be a list of strings, got one string")
         if len(texts) != len(targets):
             raise ValueError(f"{len(texts)} texts but {len(targets)} target dicts")
         self.tasks = _task_list(tasks)
@@ -140,12 +150,14 @@ class MultiTaskDataset(torch.utils.data.Dataset):
             if unknown:
                 raise KeyError(f"targets[{i}] names task(s) {unknown} that do not exist; the tasks are "
                                f"{[t.name for t in self.tasks]}")
+        self.targets = [{t.name: self._encode(t, tg.get(t.name)) for t in self.tasks} for tg in targets]
         enc = tokenizer(list(texts), truncation=True, max_length=max_length)
-        self.examples = []
-        for i in range(len(texts)):
-            ex = {k: enc[k][i] for k in ("input_ids", "token_type_ids") if k in enc}
-            ex["labels"] = {t.name: self._encode(t, targets[i].get(t.name)) for t in self.tasks}
-            self.examples.append(ex)
+        tokens = [{"input_ids": enc["input_ids"][i], "attention_mask": [1] * len(enc["input_ids"][i]),
+                   **({"token_type_ids": enc["token_type_ids"][i]} if "token_type_ids" in enc else {})}
+                  for i in range(len(texts))]
+        pad_id = getattr(tokenizer, "pad_token_id", None) or 0
+        self.features = PaddingCollator(pad_id, pad_to=max_length)(tokens) if tokens else {}
+        self.labels = torch.tensor([pack_row(self.tasks, tg) for tg in self.targets], dtype=torch.float32)
 
     @staticmethod
     def _encode(task: TaskSpec, target):
@@ -159,37 +171,45 @@ class MultiTaskDataset(torch.utils.data.Dataset):
                             f"{target!r} (write [{target!r}])")
         if task.kind == "multi_class":
             if target not in lab2id:
-                raise KeyError(f"task {task.name!r} has no label {target!r}")
+                raise KeyError(f"task {task.name!r} has no label {target!r}; its labels are {task.labels}")
             return lab2id[target]
         if task.kind == "multi_label":
             bad = [x for x in target if x not in lab2id]
             if bad:
-                raise KeyError(f"task {task.name!r} has no labels {bad}")
+                raise KeyError(f"task {task.name!r} has no labels {bad}; its labels are {task.labels}")
             return [lab2id[x] for x in target]
-        return [float(target)] if not isinstance(target, (list, tuple)) else [float(x) for x in target]
+        values = [float(target)] if not isinstance(target, (list, tuple)) else [float(x) for x in target]
+        if len(values) != len(task.labels):
+            raise ValueError(f"task {task.name!r} is regression with outputs {task.labels}: expected "
+                             f"{len(task.labels)} value(s), got {len(values)}")
+        return values
 
     def __len__(self) -> int:
-        return len(self.examples)
+        return len(self.targets)
 
     def __getitem__(self, i: int) -> dict:
-        return self.examples[i]
+        return {**{k: v[i] for k, v in self.features.items()}, "labels": self.labels[i]}
 
     def task_sizes(self) -> dict[str, int]:
         """Number of examples labelled for each task."""
-        return {t.name: sum(ex["labels"][t.name] is not None for ex in self.examples) for t in self.tasks}
+        return {t.name: sum(tg[t.name] is not None for tg in self.targets) for t in self.tasks}
 
     def subset_for(self, task: str) -> "torch.utils.data.Subset":
         """The examples labelled for ``task`` (to build one loader per task for :class:`MultiTaskLoader`)."""
-        idx = [i for i, ex in enumerate(self.examples) if ex["labels"][task] is not None]
+        if task not in {t.name for t in self.tasks}:
+            raise KeyError(f"no task {task!r}; the tasks are {[t.name for t in self.tasks]}")
+        idx = [i for i, tg in enumerate(self.targets) if tg[task] is not None]
         return torch.utils.data.Subset(self, idx)
 
 
 class MultiTaskCollator:
-    """Pad a list of :class:`MultiTaskDataset` items into a batch with a ``labels`` dict in the loss format.
+    """Batch :class:`MultiTaskDataset` items with dynamic padding and a ``labels`` dict in the loss format.
 
-    multi_class → (batch,) int64, -100 where unlabelled; multi_label → (batch, L) float multi-hot, rows of -100
-    where unlabelled; regression → (batch, L) float, NaN where unlabelled. A task with no labelled example in the
-    batch is left out of ``labels`` when ``drop_empty_tasks``.
+    The items' fixed-width rows are stacked and cut to the longest example of the batch; the packed labels become
+    ``{task: tensor}``: multi_class → (batch,) int64, -100 where unlabelled; multi_label → (batch, L) float
+    multi-hot, rows of -100 where unlabelled; regression → (batch, L) float, NaN where unlabelled. A task with no
+    labelled example in the batch is left out of ``labels`` when ``drop_empty_tasks``. (``pad_token_id`` is kept
+    for old call sites: the dataset has already padded with its tokenizer's pad id.)
     """
 
     def __init__(self, tasks: Sequence[TaskSpec], pad_token_id: int = 0, drop_empty_tasks: bool = True):
@@ -200,35 +220,23 @@ class MultiTaskCollator:
     def __call__(self, examples: Sequence[dict]) -> dict:
         if len(examples) == 0:
             raise ValueError("MultiTaskCollator got an empty batch: expected a non-empty list of dataset items")
-        width = max(len(ex["input_ids"]) for ex in examples)
-        batch = {
-            "input_ids": torch.tensor([ex["input_ids"] + [self.pad_token_id] * (width - len(ex["input_ids"]))
-                                       for ex in examples], dtype=torch.long),
-            "attention_mask": torch.tensor([[1] * len(ex["input_ids"]) + [0] * (width - len(ex["input_ids"]))
-                                            for ex in examples], dtype=torch.long),
-        }
-        if "token_type_ids" in examples[0]:
-            batch["token_type_ids"] = torch.tensor([ex["token_type_ids"] + [0] * (width - len(ex["token_type_ids"]))
-                                                    for ex in examples], dtype=torch.long)
-        labels = {}
-        for t in self.tasks:
-            vals = [ex["labels"].get(t.name) for ex in examples]
-            if self.drop_empty_tasks and all(v is None for v in vals):
-                continue
-            n = len(t.labels)
-            if t.kind == "multi_class":
-                y = torch.tensor([IGNORE if v is None else v for v in vals], dtype=torch.long)
-            elif t.kind == "multi_label":
-                y = torch.full((len(vals), n), float(IGNORE))
-                for i, v in enumerate(vals):
-                    if v is not None:
-                        y[i] = 0.0
-                        y[i, list(v)] = 1.0
-            else:
-                y = torch.tensor([[float("nan")] * n if v is None else list(v) for v in vals], dtype=torch.float)
-            labels[t.name] = y
+        batch = {k: torch.stack([ex[k] for ex in examples]) for k in examples[0]}
+        width = int(batch["attention_mask"].sum(dim=1).max())
+        for k in ("input_ids", "attention_mask", "token_type_ids"):
+            if k in batch:
+                batch[k] = batch[k][:, :width]
+        labels = unpack_labels(batch["labels"], self.tasks)
+        if self.drop_empty_tasks:
+            labels = {name: y for name, y in labels.items() if _labelled(y).any()}
         batch["labels"] = labels
         return batch
+
+
+def _labelled(y: torch.Tensor) -> torch.Tensor:
+    """(batch,) bool: which rows carry a label (not -100 / NaN) for this task."""
+    if y.dim() == 1:
+        return y != IGNORE
+    return ~(torch.isnan(y) | (y == IGNORE)).all(dim=1)
 
 
 # ============================================================================================== metrics

@@ -38,7 +38,7 @@ from .base import SavesTokenizerAndCard
 from .init import prior_bias
 from .losses import IGNORE_INDEX, KIND_TO_PROBLEM_TYPE, problem_type_loss
 from .pooling import POOLINGS, pool
-from .tasks import TASK_KINDS, TaskSpec, _spec_from_dict, build_heads, make_tasks
+from .tasks import TASK_KINDS, TaskSpec, _spec_from_dict, build_heads, make_tasks, unpack_labels
 
 __all__ = ["TASK_KINDS", "IGNORE", "TaskSpec", "make_tasks", "build_heads", "multitask_loss", "MultiTaskConfig",
            "MultiTaskOutput", "MultiTaskModel", "MtBertForMultiTask"]
@@ -268,12 +268,14 @@ class MultiTaskModel(SavesTokenizerAndCard, PreTrainedModel):
         return {name: head(h) for name, head in self.heads.items()}
 
     def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None, labels: dict | None = None,
+                token_type_ids: torch.Tensor | None = None, labels: dict | torch.Tensor | None = None,
                 task_mask: torch.Tensor | None = None, features: torch.Tensor | None = None,
                 return_dict: bool | None = None) -> MultiTaskOutput:
         """One encoder pass, every head, and (with ``labels``) the task-masked loss of :func:`multitask_loss`.
 
-        labels: ``{task: targets}`` in the format of :func:`multitask_loss` (tasks may be missing).
+        labels: ``{task: targets}`` in the format of :func:`multitask_loss` (tasks may be missing), or the same
+        targets packed side by side in one (batch, width) float tensor (:func:`.tasks.unpack_labels`; what
+        :class:`~mtbert_ref.lessons.multitask.MultiTaskDataset` items hold, so that ``Trainer`` needs no collator).
         task_mask: optional (batch, n_tasks) bool in task order; False marks the example unlabelled for that task
         (applied on top of the -100 / NaN markers). features: precomputed (batch, hidden) pooled vectors instead of
         input_ids (the encoder is skipped).
@@ -283,6 +285,8 @@ class MultiTaskModel(SavesTokenizerAndCard, PreTrainedModel):
         loss, task_losses = None, None
         if labels is not None:
             specs = self.task_specs
+            if isinstance(labels, torch.Tensor):
+                labels = unpack_labels(labels, specs)
             _check_labels(labels, specs, pooled.shape[0])
             if task_mask is not None:
                 labels = _apply_task_mask(labels, task_mask, specs)

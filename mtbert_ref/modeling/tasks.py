@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+import torch
 from torch import nn
 
-__all__ = ["TASK_KINDS", "TaskSpec", "make_tasks", "build_heads"]
+from .losses import IGNORE_INDEX
+
+__all__ = ["TASK_KINDS", "TaskSpec", "make_tasks", "build_heads", "packed_width", "pack_row", "unpack_labels"]
 
 TASK_KINDS = ("multi_class", "multi_label", "regression")
 _KIND_ALIASES = {"multi_class": "multi_class", "multiclass": "multi_class", "single_label": "multi_class",
@@ -65,6 +68,11 @@ class TaskSpec:
     @property
     def label2id(self) -> dict[str, int]:
         return {lab: i for i, lab in enumerate(self.labels)}
+
+    @property
+    def packed_width(self) -> int:
+        """Columns this task takes in a packed label row (:func:`unpack_labels`): 1 for multi-class, else L."""
+        return 1 if self.kind == "multi_class" else len(self.labels)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "labels": list(self.labels), "weight": self.weight}
@@ -130,3 +138,50 @@ def build_heads(tasks: Sequence[TaskSpec], hidden_size: int) -> tuple[nn.ModuleD
         id2label[task.name] = {i: label for i, label in enumerate(task.labels)}
     return heads, id2label
 
+
+
+# ============================================================================================== packed labels
+def packed_width(tasks: Sequence[TaskSpec]) -> int:
+    """Width of a packed label row: the tasks' :attr:`TaskSpec.packed_width` side by side, in task order."""
+    return sum(t.packed_width for t in tasks)
+
+
+def unpack_labels(packed: torch.Tensor, tasks: Sequence[TaskSpec]) -> dict[str, torch.Tensor]:
+    """``{task: labels}`` in the loss format from one float tensor (batch, packed_width(tasks)).
+
+    A packed row holds every task's targets side by side, in task order: a multi-class task takes one column (the
+    class id, -100 when unlabelled), a multi-label task L columns (0/1, all -100 when unlabelled), a regression task
+    L columns (NaN when unlabelled). This is the form a dataset item can have so that a plain stacking collator
+    (transformers' ``default_data_collator``, which ``Trainer`` uses when given none) batches it.
+    """
+    width = packed_width(tasks)
+    if packed.dim() != 2 or packed.shape[1] != width:
+        raise ValueError(f"packed labels should have shape (batch, {width}) for tasks {[t.name for t in tasks]}, "
+                         f"got {tuple(packed.shape)}")
+    out, col = {}, 0
+    for t in tasks:
+        block = packed[:, col:col + t.packed_width]
+        col += t.packed_width
+        if t.kind == "multi_class":
+            ids = block[:, 0]
+            if not torch.equal(ids, ids.round()):
+                raise ValueError(f"task {t.name!r} is multi_class: its packed column must hold whole class ids")
+            out[t.name] = ids.long()
+        else:
+            out[t.name] = block.float()
+    return out
+
+
+def pack_row(tasks: Sequence[TaskSpec], encoded: dict) -> list[float]:
+    """One packed label row from ``{task: class id | [label ids] | [values] | None}`` (see :func:`unpack_labels`)."""
+    row: list[float] = []
+    for t in tasks:
+        v = encoded.get(t.name)
+        if t.kind == "multi_class":
+            row.append(float(IGNORE_INDEX) if v is None else float(v))
+        elif t.kind == "multi_label":
+            row += [float(IGNORE_INDEX)] * len(t.labels) if v is None else [1.0 if j in v else 0.0
+                                                                           for j in range(len(t.labels))]
+        else:
+            row += [float("nan")] * len(t.labels) if v is None else [float(x) for x in v]
+    return row

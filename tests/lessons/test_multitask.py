@@ -83,10 +83,52 @@ def test_trainer_smoke(tmp_path):
     assert not torch.equal(before, model.heads["topic"].weight.detach())
 
 
+def test_trainer_needs_no_collator(tmp_path):
+    """Trainer(model, args, train_dataset, eval_dataset) with nothing else: the items stack, the model unpacks."""
+    tasks = make_tasks(MIXED)
+    rng = random.Random(2)
+    texts = [" ".join(rng.choice(["a", "b", "c", "d"]) for _ in range(rng.randint(2, 7))) for _ in range(16)]
+    targets = [{"topic": rng.choice(tasks[0].labels) if i % 3 else None,
+                "tags": rng.sample(tasks[1].labels, rng.randint(0, 2)) if i % 2 else None,
+                "score": float(i) if i < 6 else None} for i in range(16)]
+    ds = MultiTaskDataset(texts, targets, ToyTokenizer(), tasks, max_length=12)
+    model = tiny_model()
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=4, report_to="none",
+                             learning_rate=1e-3, save_strategy="no", use_cpu=True, disable_tqdm=True)
+    before = {n: model.heads[n].weight.detach().clone() for n in model.heads}
+    trainer = Trainer(model=model, args=args, train_dataset=ds, eval_dataset=ds)
+    result = trainer.train()
+    assert result.global_step == 3 and torch.isfinite(torch.tensor(result.training_loss))
+    assert all(not torch.equal(before[n], model.heads[n].weight.detach()) for n in model.heads)
+    assert torch.isfinite(torch.tensor(trainer.evaluate()["eval_loss"]))
+
+
+def test_packed_items_give_the_collators_loss():
+    """The same loss from the default stacking collator (packed labels) and from MultiTaskCollator (a dict, cut)."""
+    from transformers import default_data_collator
+    tasks = make_tasks(MIXED)
+    texts = ["a b c", "d", "a a a a a", "b c"]
+    targets = [{"topic": tasks[0].labels[1], "tags": [tasks[1].labels[0]]}, {"score": 2.5},
+               {"tags": []}, {"topic": tasks[0].labels[0], "score": -1.0}]
+    ds = MultiTaskDataset(texts, targets, ToyTokenizer(), tasks, max_length=10)
+    items = [ds[i] for i in range(4)]
+    assert all(it["input_ids"].shape == (10,) and it["labels"].dtype == torch.float32 for it in items)
+    plain, cut = default_data_collator(items), MultiTaskCollator(tasks)(items)
+    assert cut["input_ids"].shape == (4, 7) and plain["input_ids"].shape == (4, 10)
+    assert cut["labels"]["topic"].tolist() == [1, IGNORE, IGNORE, 0]
+    assert cut["labels"]["tags"][2].tolist() == [0.0] * len(tasks[1].labels)
+    model = tiny_model().eval()
+    assert torch.allclose(model(**plain).loss, model(**cut).loss, atol=1e-6)
+    with pytest.raises(ValueError, match=r"packed labels should have shape \(batch, 6\).*got \(4, 2\)"):
+        model(input_ids=plain["input_ids"], attention_mask=plain["attention_mask"], labels=plain["labels"][:, :2])
+
+
 @pytest.mark.parametrize("target, err, match", [
     ({"topci": "sport"}, KeyError, "topci"),
     ({"tags": "x"}, TypeError, "'tags' is multi_label.*string"),
     ({"topic": ["sport"]}, TypeError, "'topic' is multi_class.*list"),
+    ({"topic": "nope"}, KeyError, "'topic' has no label 'nope'"),
+    ({"score": [1.0, 2.0]}, ValueError, "'score' is regression.*expected 1 value"),
 ])
 def test_dataset_bad_targets_name_the_task(target, err, match):
     with pytest.raises(err, match=match):
