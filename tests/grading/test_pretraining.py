@@ -1,135 +1,31 @@
-"""mtbert_ref.nsp: equivalence with transformers' BertForNextSentencePrediction, pair construction, checkers."""
+"""mtbert_ref.grading.pretraining (notebook 02): the checkers of NSP, the pretraining loss and the causal LM accept
+the reference (and correct answers written otherwise) and reject each typical mistake with a named reason."""
 from __future__ import annotations
 
 import random
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
-from transformers import BertForNextSentencePrediction
 
-from mtbert_ref import load_tokenizer, tiny_bert_config
 from mtbert_ref.grading.core import GradingError, fresh_copy
-from mtbert_ref.nsp import (
-    HF_NSP_KEY_MAP,
-    IS_NEXT,
-    NOT_NEXT,
-    BertForNSP,
-    NSPHead,
+from mtbert_ref.grading.pretraining import (
     _check_pairs,
     _synthetic_documents,
+    check_causal_mask,
     check_make_nsp_pairs,
     check_nsp_head,
-    encode_pair,
-    load_documents,
-    make_nsp_pairs,
-    map_state_dict,
-    nsp_loss,
-    tokenize_documents,
-    truncate_pair,
+    check_pretraining_loss,
+    check_shift_labels,
 )
+from mtbert_ref.lessons.nsp import make_nsp_pairs
+from mtbert_ref.modeling.causal_lm import causal_attention_mask, shift_labels
+from mtbert_ref.modeling.nsp import NSPHead
+from mtbert_ref.modeling.pretraining import pretraining_loss
 
 
-def _hf_nsp(seed=0, **cfg):
-    torch.manual_seed(seed)
-    hf = BertForNextSentencePrediction(tiny_bert_config(**cfg)).eval()
-    with torch.no_grad():  # transformers initialises the head small: make it count
-        hf.cls.seq_relationship.weight.normal_()
-        hf.cls.seq_relationship.bias.normal_()
-    return hf
-
-
-def _batch(vocab=99, batch=4, seq=10, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1, vocab, (batch, seq), generator=g)
-    tt = torch.zeros_like(ids)
-    tt[:, seq // 2:] = 1
-    am = torch.ones_like(ids)
-    am[1, seq - 3:] = 0
-    am[2, seq - 1:] = 0
-    ids = ids.masked_fill(am == 0, 0)
-    tt = tt.masked_fill(am == 0, 0)
-    labels = torch.tensor([0, 1, 1, 0][:batch])
-    return ids, am, tt, labels
-
-
-# ------------------------------------------------------------------------------------------ HF equivalence
-@pytest.mark.parametrize("cfg", [{}, {"hidden_size": 48, "num_attention_heads": 6, "num_hidden_layers": 1}])
-def test_bert_for_nsp_equals_transformers(cfg):
-    hf = _hf_nsp(**cfg)
-    ref = BertForNSP.from_hf(hf).eval()
-    ids, am, tt, labels = _batch()
-    with torch.no_grad():
-        want = hf(input_ids=ids, attention_mask=am, token_type_ids=tt, labels=labels)
-        got = ref(ids, attention_mask=am, token_type_ids=tt, labels=labels)
-    assert (got["logits"] - want.logits).abs().max() <= 1e-5
-    assert (got["loss"] - want.loss).abs() <= 1e-5
-    assert got["logits"].shape == (4, 2)
-
-
-def test_nsp_gradients_match_transformers():
-    hf = _hf_nsp()
-    ref = BertForNSP.from_hf(hf)
-    ids, am, tt, labels = _batch()
-    hf(input_ids=ids, attention_mask=am, token_type_ids=tt, labels=labels).loss.backward()
-    ref(ids, attention_mask=am, token_type_ids=tt, labels=labels)["loss"].backward()
-    assert torch.allclose(ref.nsp.seq_relationship.weight.grad, hf.cls.seq_relationship.weight.grad, atol=1e-6)
-    assert torch.allclose(ref.bert.pooler.dense.weight.grad, hf.bert.pooler.dense.weight.grad, atol=1e-6)
-
-
-def test_key_map_covers_every_weight_and_rejects_unknown():
-    hf = _hf_nsp()
-    mapped = map_state_dict(hf.state_dict(), HF_NSP_KEY_MAP)
-    assert set(mapped) == set(BertForNSP(tiny_bert_config()).state_dict())
-    with pytest.raises(KeyError, match="no mapping"):
-        map_state_dict({"cls.predictions.bias": torch.zeros(3)}, HF_NSP_KEY_MAP)
-
-
-def test_nsp_head_shape_and_loss():
-    cfg = tiny_bert_config()
-    head = NSPHead(cfg)
-    assert sum(p.numel() for p in head.parameters()) == 2 * (cfg.hidden_size + 1)
-    pooled = torch.randn(5, cfg.hidden_size)
-    logits = head(pooled)
-    assert logits.shape == (5, 2)
-    labels = torch.tensor([0, 1, 0, 1, 1])
-    assert torch.isclose(nsp_loss(logits, labels), nn.CrossEntropyLoss()(logits, labels))
-
-
-def test_encoder_without_pooler_is_rejected():
-    from transformers import BertModel
-    with pytest.raises(ValueError, match="pooler"):
-        BertForNSP(encoder=BertModel(tiny_bert_config(), add_pooling_layer=False))
-
-
-# ------------------------------------------------------------------------------------------ pairs
-def test_truncate_pair_cuts_longer_first_a_front_b_back():
-    a, b = list(range(10)), list(range(100, 104))
-    ta, tb = truncate_pair(a, b, 8)
-    assert (ta, tb) == (list(range(6, 10)), list(range(100, 104)))  # only A cut, from its start
-    ta, tb = truncate_pair(list(range(5)), list(range(100, 110)), 6)
-    assert (ta, tb) == ([2, 3, 4], [100, 101, 102])  # B cut to 5, then both alternately (A from the front)
-    ta, tb = truncate_pair([1, 2], [3, 4], 3)  # tie: B is cut
-    assert (ta, tb) == ([1, 2], [3])
-    ta, tb = truncate_pair(list(range(50)), [7], 2)
-    assert (ta, tb) == ([49], [7])
-    assert a == list(range(10))  # inputs untouched
-    with pytest.raises(ValueError):
-        truncate_pair([1], [2], 1)
-
-
-def test_encode_pair_matches_the_tokenizer():
-    tok = load_tokenizer()
-    first, second = "The fire crews were called to Hill Top.", "Rain has fallen in parts of the Illawarra."
-    a = tok(first, add_special_tokens=False)["input_ids"]
-    b = tok(second, add_special_tokens=False)["input_ids"]
-    enc = encode_pair(a, b, tok.cls_token_id, tok.sep_token_id)
-    want = tok(first, second)
-    assert enc["input_ids"] == want["input_ids"]
-    assert enc["token_type_ids"] == want["token_type_ids"]
-    assert enc["attention_mask"] == want["attention_mask"]
-
-
+# ------------------------------------------------------------------------------------------ NSP
 @pytest.mark.parametrize("seed,max_length", [(0, 40), (1, 7), (2, 16), (3, 128), (4, 64), (5, 9)])
 def test_reference_pairs_satisfy_every_property(seed, max_length):
     docs, where = _synthetic_documents(seed, 150)
@@ -139,34 +35,7 @@ def test_reference_pairs_satisfy_every_property(seed, max_length):
     assert pairs != make_nsp_pairs(docs, 101, 102, max_length=max_length, seed=seed + 1)
 
 
-def test_make_nsp_pairs_edge_cases():
-    with pytest.raises(ValueError, match="two"):
-        make_nsp_pairs([[[5, 6], [7, 8]]], 1, 2)
-    docs = [[[5, 6]], [[7, 8], [], [9]], [[10, 11]]]  # one-sentence documents, an empty sentence
-    pairs = make_nsp_pairs(docs, 1, 2, max_length=10, seed=0)
-    assert len(pairs) == 1  # only the middle document has two sentences
-    ex = pairs[0]
-    if ex["labels"] == IS_NEXT:
-        assert ex["input_ids"] == [1, 7, 8, 2, 9, 2]
-    else:
-        assert ex["labels"] == NOT_NEXT and ex["input_ids"][4:6] in ([5, 6], [10, 11])
 
-
-def test_pairs_from_the_real_corpus():
-    tok = load_tokenizer()
-    train_docs, test_docs = load_documents("train"), load_documents("test")
-    assert train_docs and test_docs and not {d["id"] for d in train_docs} & {d["id"] for d in test_docs}
-    docs = tokenize_documents([d["sentences"] for d in test_docs], tok)
-    pairs = make_nsp_pairs(docs, tok.cls_token_id, tok.sep_token_id, max_length=48, seed=0)
-    assert len(pairs) > 100
-    assert all(len(p["input_ids"]) <= 48 for p in pairs)
-    frac = sum(p["labels"] for p in pairs) / len(pairs)
-    assert 0.4 < frac < 0.6
-    text = tok.decode(pairs[0]["input_ids"])
-    assert text.startswith("[CLS]") and text.count("[SEP]") == 2
-
-
-# ------------------------------------------------------------------------------------------ checkers
 def test_check_nsp_head_accepts_the_reference():
     check_nsp_head(fresh_copy(NSPHead))
     check_nsp_head(fresh_copy(NSPHead), hidden_tests=True)
@@ -339,3 +208,183 @@ def test_check_make_nsp_pairs_rejects_in_place_changes_and_too_few_pairs():
 def test_check_make_nsp_pairs_rejects_the_reference_object():
     with pytest.raises(GradingError, match="reference implementation"):
         check_make_nsp_pairs(make_nsp_pairs)
+
+
+# ------------------------------------------------------------------------------------------ pretraining loss
+def test_check_pretraining_loss_accepts_the_reference():
+    check_pretraining_loss(fresh_copy(pretraining_loss))
+    check_pretraining_loss(fresh_copy(pretraining_loss), hidden_tests=True)
+
+
+def test_check_pretraining_loss_rejects_the_reference_object():
+    with pytest.raises(GradingError, match="reference implementation"):
+        check_pretraining_loss(pretraining_loss)
+
+
+def _mlm(p, l):
+    return F.cross_entropy(p.reshape(-1, p.shape[-1]), l.reshape(-1))
+
+
+def averaged(p, s, l, n):
+    return (_mlm(p, l) + F.cross_entropy(s, n)) / 2
+
+
+def mlm_only(p, s, l, n):
+    return _mlm(p, l)
+
+
+def inverted(p, s, l, n):
+    return _mlm(p, l) + F.cross_entropy(s, 1 - n)
+
+
+def counts_ignored(p, s, l, n):
+    return F.cross_entropy(p.reshape(-1, p.shape[-1]), l.reshape(-1).clamp(min=0)) + F.cross_entropy(s, n)
+
+
+def divides_by_all(p, s, l, n):
+    per = F.cross_entropy(p.reshape(-1, p.shape[-1]), l.reshape(-1), reduction="sum")
+    return per / l.numel() + F.cross_entropy(s, n)
+
+
+def sums(p, s, l, n):
+    return F.cross_entropy(p.reshape(-1, p.shape[-1]), l.reshape(-1), reduction="sum") + \
+        F.cross_entropy(s, n, reduction="sum")
+
+
+def keeps_dim(p, s, l, n):
+    return (_mlm(p, l) + F.cross_entropy(s, n)).reshape(1)
+
+
+def casts_to_float32(p, s, l, n):
+    return _mlm(p.float(), l) + F.cross_entropy(s.float(), n)
+
+
+@pytest.mark.parametrize("bad,message", [
+    (averaged, "averaged"),
+    (mlm_only, "MLM loss alone"),
+    (inverted, "inverted"),
+    (counts_ignored, "-100 were counted"),
+    (divides_by_all, "divided by all positions"),
+    (sums, "summed"),
+    (keeps_dim, "scalar"),
+    (casts_to_float32, "dtype"),
+])
+def test_check_pretraining_loss_rejects_bugs(bad, message):
+    with pytest.raises(GradingError, match=message):
+        check_pretraining_loss(bad, hidden_tests=True)
+
+
+# ------------------------------------------------------------------------------------------ causal LM
+def test_checkers_accept_the_reference():
+    check_causal_mask(fresh_copy(causal_attention_mask))
+    check_causal_mask(fresh_copy(causal_attention_mask), hidden_tests=True)
+    check_shift_labels(fresh_copy(shift_labels))
+    check_shift_labels(fresh_copy(shift_labels), hidden_tests=True)
+
+
+def test_checkers_reject_the_reference_object():
+    with pytest.raises(GradingError, match="reference implementation"):
+        check_causal_mask(causal_attention_mask)
+    with pytest.raises(GradingError, match="reference implementation"):
+        check_shift_labels(shift_labels)
+
+
+def _mask_from(allowed, dtype):
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed,
+                                                                                      torch.finfo(dtype).min)
+
+
+def future(am, dtype=torch.float32):
+    s = am.shape[-1]
+    return _mask_from(torch.ones(s, s, dtype=torch.bool).triu()[None, None] & am.bool()[:, None, None, :], dtype)
+
+
+def no_padding(am, dtype=torch.float32):
+    s = am.shape[-1]
+    return _mask_from(torch.ones(s, s, dtype=torch.bool).tril()[None, None].expand(am.shape[0], 1, s, s), dtype)
+
+
+def padding_rows(am, dtype=torch.float32):
+    s = am.shape[-1]
+    return _mask_from(torch.ones(s, s, dtype=torch.bool).tril()[None, None] & am.bool()[:, None, :, None], dtype)
+
+
+def no_diagonal(am, dtype=torch.float32):
+    s = am.shape[-1]
+    return _mask_from(torch.ones(s, s, dtype=torch.bool).tril(-1)[None, None] & am.bool()[:, None, None, :], dtype)
+
+
+def minus_inf(am, dtype=torch.float32):
+    s = am.shape[-1]
+    allowed = torch.ones(s, s, dtype=torch.bool).tril()[None, None] & am.bool()[:, None, None, :]
+    return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, float("-inf"))
+
+
+def boolean(am, dtype=torch.float32):
+    s = am.shape[-1]
+    return torch.ones(s, s, dtype=torch.bool).tril()[None, None] & am.bool()[:, None, None, :]
+
+
+def ones_zeros(am, dtype=torch.float32):
+    return boolean(am).to(dtype)
+
+
+def three_dims(am, dtype=torch.float32):
+    s = am.shape[-1]
+    return _mask_from(torch.ones(s, s, dtype=torch.bool).tril()[None] & am.bool()[:, None, :], dtype)
+
+
+def fixed_float32(am, dtype=torch.float32):
+    s = am.shape[-1]
+    return _mask_from(torch.ones(s, s, dtype=torch.bool).tril()[None, None] & am.bool()[:, None, None, :],
+                      torch.float32)
+
+
+@pytest.mark.parametrize("bad,message", [
+    (future, "future"),
+    (no_padding, "padding is not masked"),
+    (padding_rows, "queries"),
+    (no_diagonal, "attend to itself"),
+    (minus_inf, "-inf"),
+    (boolean, "bool"),
+    (ones_zeros, "1/0"),
+    (three_dims, "head dimension"),
+    (fixed_float32, "dtype"),
+])
+def test_check_causal_mask_rejects_bugs(bad, message):
+    with pytest.raises(GradingError, match=message):
+        check_causal_mask(bad, hidden_tests=True)
+
+
+def wrong_way(labels):
+    return torch.cat([torch.full_like(labels[:, :1], -100), labels[:, :-1]], dim=1)
+
+
+def dropped(labels):
+    return labels[:, 1:]
+
+
+def zero_filled(labels):
+    return torch.cat([labels[:, 1:], torch.zeros_like(labels[:, :1])], dim=1)
+
+
+def rolled(labels):
+    return labels.roll(-1, dims=1)
+
+
+def in_place(labels):
+    labels[:, :-1] = labels[:, 1:].clone()
+    labels[:, -1] = -100
+    return labels
+
+
+@pytest.mark.parametrize("bad,message", [
+    (wrong_way, "wrong way"),
+    (dropped, "keep the sequence length"),
+    (zero_filled, "last position should be -100"),
+    (rolled, "last position should be -100"),
+    (in_place, "in place"),
+])
+def test_check_shift_labels_rejects_bugs(bad, message):
+    with pytest.raises(GradingError, match=message):
+        check_shift_labels(bad, hidden_tests=True)

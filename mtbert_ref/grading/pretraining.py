@@ -1,242 +1,37 @@
-"""Notebook 02 — next-sentence prediction (NSP): the head, sentence-pair construction, the model, checkers.
+"""Notebook 02's checkers (next-sentence prediction, the pretraining loss, BERT as a causal LM).
 
-BERT was pretrained on two tasks at once. Masked language modelling (notebook 01) teaches it words in context;
-next-sentence prediction teaches the ``[CLS]`` vector something about the *relation between two segments*: given
-``[CLS] A [SEP] B [SEP]``, is B the text that really followed A (label 0, ``IsNext``) or a segment taken from
-another document (label 1, ``NotNext``)? The label convention is transformers' (``BertForNextSentencePrediction``).
+* NSP: :func:`check_nsp_head`, :func:`check_make_nsp_pairs` (synthetic documents whose every token id is unique,
+  so the checker can tell where each token of a pair came from);
+* pretraining: :func:`check_pretraining_loss` (MLM + NSP, with a named reason for the usual mistakes);
+* causal LM: :func:`check_causal_mask`, :func:`check_shift_labels`.
 
-Reference implementations:
-
-* :class:`NSPHead` — pooled ``[CLS]`` vector → ``Linear(hidden, 2)`` (transformers' ``cls.seq_relationship``).
-* :func:`nsp_loss` — cross-entropy over the two classes, mean over the batch.
-* :class:`BertForNSP` — ``BertModel`` + :class:`NSPHead`; :meth:`BertForNSP.from_hf` loads the weights of a
-  ``BertForNextSentencePrediction`` (state-dict key mapping, :data:`HF_NSP_KEY_MAP`) and gives the same logits/loss.
-* :func:`truncate_pair` — shorten a pair to a token budget, always cutting the longer segment (as BERT's
-  ``create_pretraining_data.py`` does), A from its start and B from its end, so the A|B boundary survives.
-* :func:`encode_pair` — ``[CLS] A [SEP] B [SEP]`` with ``token_type_ids`` 0 for ``[CLS] A [SEP]`` and 1 for ``B [SEP]``.
-* :func:`make_nsp_pairs` — seeded 50/50 IsNext/NotNext pairs from documents of tokenised sentences.
-* :func:`tokenize_documents`, :func:`load_documents` — real text (the course's news corpus) → token ids.
-
-Checkers: :func:`check_nsp_head`, :func:`check_make_nsp_pairs`.
+The reference answers are in :mod:`mtbert_ref.modeling.nsp`, :mod:`mtbert_ref.modeling.pretraining`,
+:mod:`mtbert_ref.modeling.causal_lm` and :mod:`mtbert_ref.lessons.nsp`.
 """
 from __future__ import annotations
 
 import copy
-import json
 import math
 import random
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import BertConfig, BertForNextSentencePrediction, BertModel
+from transformers import BertForNextSentencePrediction
 
-from .backbone import tiny_bert_config
-from .modeling.weights import load_mapped_state, rename_keys
-from .grading.core import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
-from .device import seed_everything
+from ..backbone import tiny_bert_config
+from ..device import seed_everything
+from ..lessons.nsp import make_nsp_pairs
+from ..modeling.causal_lm import causal_attention_mask, shift_labels
+from ..modeling.nsp import IS_NEXT, BertForNSP, NSPHead
+from ..modeling.pretraining import pretraining_loss
+from .core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
 
-__all__ = [
-    "IS_NEXT",
-    "NOT_NEXT",
-    "NSPHead",
-    "nsp_loss",
-    "BertForNSP",
-    "HF_NSP_KEY_MAP",
-    "map_state_dict",
-    "truncate_pair",
-    "encode_pair",
-    "make_nsp_pairs",
-    "tokenize_documents",
-    "load_documents",
-    "nsp_accuracy",
-    "check_nsp_head",
-    "check_make_nsp_pairs",
-]
-
-IS_NEXT = 0   # B really followed A (transformers' label 0)
-NOT_NEXT = 1  # B comes from another document (label 1)
+__all__ = ["check_nsp_head", "check_make_nsp_pairs", "check_pretraining_loss", "check_causal_mask",
+           "check_shift_labels"]
 
 
-# --------------------------------------------------------------------------------------------- the head
-class NSPHead(nn.Module):
-    """The NSP classifier: one linear layer from the pooled ``[CLS]`` vector to two logits.
-
-    The pooled vector is ``tanh(W h_[CLS] + b)`` — BertModel's pooler, itself pretrained by NSP in the original
-    BERT — so the head adds only ``2 * (hidden + 1)`` parameters. Logit 0 scores IsNext, logit 1 NotNext.
-    """
-
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.seq_relationship = nn.Linear(config.hidden_size, 2)
-
-    def forward(self, pooled_output: torch.Tensor) -> torch.Tensor:
-        """pooled_output: (batch, hidden) → logits (batch, 2) in the same dtype."""
-        return self.seq_relationship(pooled_output)
-
-
-def nsp_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of the (batch, 2) logits against labels (batch,) in {0 = IsNext, 1 = NotNext}."""
-    return F.cross_entropy(logits.view(-1, 2), labels.view(-1))
-
-
-# --------------------------------------------------------------------------------------------- key mapping
-# transformers' name → ours. Applied to the *start* of each key, first match wins.
-HF_NSP_KEY_MAP = {
-    "bert.": "bert.",
-    "cls.seq_relationship.": "nsp.seq_relationship.",
-}
-
-
-def map_state_dict(state_dict: dict, key_map: dict, skip_prefixes: Sequence[str] = ()) -> dict:
-    """Rename the keys of a transformers state dict with ``key_map`` (prefix → prefix), dropping ``skip_prefixes``;
-    a key no prefix matches is a KeyError. The package's one mapping: :func:`mtbert_ref.modeling.weights.rename_keys`."""
-    return rename_keys(state_dict, tuple(key_map.items()), skip_prefixes)
-
-
-class BertForNSP(nn.Module):
-    """``BertModel`` (with its pooler) + :class:`NSPHead` — our version of ``BertForNextSentencePrediction``.
-
-    ``forward`` returns a dict with ``logits`` (batch, 2) and, when ``labels`` is given, ``loss``.
-    """
-
-    def __init__(self, config: BertConfig | None = None, encoder: BertModel | None = None):
-        super().__init__()
-        if encoder is None:
-            if config is None:
-                raise ValueError("give a BertConfig or a BertModel encoder")
-            encoder = BertModel(config, add_pooling_layer=True)
-        if getattr(encoder, "pooler", None) is None:
-            raise ValueError("NSP classifies the pooled [CLS] vector: the encoder needs its pooler "
-                             "(BertModel(config, add_pooling_layer=True))")
-        self.config = encoder.config
-        self.bert = encoder
-        self.nsp = NSPHead(self.config)
-
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **_ignored) -> dict:
-        out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        logits = self.nsp(out.pooler_output)
-        result = {"logits": logits}
-        if labels is not None:
-            result["loss"] = nsp_loss(logits, labels)
-        return result
-
-    @classmethod
-    def from_hf(cls, hf_model: BertForNextSentencePrediction) -> "BertForNSP":
-        """A reference model holding exactly the weights of a transformers ``BertForNextSentencePrediction``."""
-        model = cls(BertConfig.from_dict(hf_model.config.to_dict()))
-        load_mapped_state(model, hf_model.state_dict(), tuple(HF_NSP_KEY_MAP.items()))
-        return model.to(next(hf_model.parameters()).device)
-
-
-# --------------------------------------------------------------------------------------------- pairs
-def truncate_pair(tokens_a: Sequence[int], tokens_b: Sequence[int], max_num_tokens: int) -> tuple[list, list]:
-    """Shorten A and B until ``len(A) + len(B) <= max_num_tokens``; return new lists (the inputs are not changed).
-
-    One token at a time, always from the *longer* segment (B when they are equal), as BERT's
-    ``truncate_seq_pair``. A loses tokens at its start and B at its end, so the tokens on both sides of the A|B
-    boundary — the evidence NSP needs — stay. Neither segment becomes empty when ``max_num_tokens >= 2``.
-    """
-    if max_num_tokens < 2:
-        raise ValueError(f"max_num_tokens must be at least 2 to keep both segments, got {max_num_tokens}")
-    a, b = list(tokens_a), list(tokens_b)
-    while len(a) + len(b) > max_num_tokens:
-        if len(a) > len(b):
-            a.pop(0)
-        else:
-            b.pop()
-    return a, b
-
-
-def encode_pair(tokens_a: Sequence[int], tokens_b: Sequence[int], cls_id: int, sep_id: int) -> dict:
-    """``[CLS] A [SEP] B [SEP]`` as lists: input_ids, token_type_ids (0 … 0 for [CLS] A [SEP], 1 … 1 for B [SEP]),
-    attention_mask (all 1: padding is added later, per batch)."""
-    input_ids = [cls_id, *tokens_a, sep_id, *tokens_b, sep_id]
-    token_type_ids = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
-    return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": [1] * len(input_ids)}
-
-
-def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], cls_id: int, sep_id: int, max_length: int = 64,
-                   seed: int = 0, max_sentences_a: int = 3) -> list[dict]:
-    """Seeded IsNext/NotNext sentence pairs from documents of tokenised sentences.
-
-    documents: a list of documents, each a list of sentences, each a list of token ids (no special tokens).
-    Walks through every document with at least two sentences. At sentence ``i`` segment A is the next ``k``
-    sentences (``k`` drawn from 1..max_sentences_a, leaving at least one sentence after A); then a fair coin:
-
-    * IsNext (label 0): B is the sentence right after A, in the same document;
-    * NotNext (label 1): B is a random sentence of a random *other* document.
-
-    The pair is cut to ``max_length`` tokens with :func:`truncate_pair` (3 places go to [CLS], [SEP], [SEP]) and
-    encoded with :func:`encode_pair`. The walk continues at the sentence after A (the IsNext B, or the sentence a
-    NotNext pair did not use), so nothing is wasted. Returns a list of dicts: input_ids, token_type_ids,
-    attention_mask (lists of ints) and labels (an int). The same seed gives the same pairs.
-    """
-    if max_length < 5:
-        raise ValueError(f"max_length must be at least 5 ([CLS] a [SEP] b [SEP]), got {max_length}")
-    if sum(1 for d in documents if any(len(s) for s in d)) < 2:
-        raise ValueError("NotNext pairs need at least two non-empty documents")
-    rng = random.Random(seed)
-    docs = [[list(s) for s in d if len(s) > 0] for d in documents]
-    budget = max_length - 3
-    pairs = []
-    for d, doc in enumerate(docs):
-        i = 0
-        while i < len(doc) - 1:
-            k = rng.randint(1, min(max_sentences_a, len(doc) - 1 - i))
-            tokens_a = [t for s in doc[i:i + k] for t in s]
-            if rng.random() < 0.5:
-                label, tokens_b = IS_NEXT, doc[i + k]
-            else:
-                other = rng.randrange(len(docs) - 1)
-                other = other + 1 if other >= d else other           # any document but this one
-                while not docs[other]:                               # (skip documents without sentences)
-                    other = rng.randrange(len(docs))
-                    if other == d:
-                        other = (other + 1) % len(docs)
-                label, tokens_b = NOT_NEXT, docs[other][rng.randrange(len(docs[other]))]
-            a, b = truncate_pair(tokens_a, tokens_b, budget)
-            pairs.append({**encode_pair(a, b, cls_id, sep_id), "labels": label})
-            i += k
-    return pairs
-
-
-def tokenize_documents(documents: Sequence[Sequence[str]], tokenizer) -> list[list[list[int]]]:
-    """Each document's sentences → token ids (no special tokens); empty sentences are dropped."""
-    out = []
-    for sentences in documents:
-        ids = tokenizer(list(sentences), add_special_tokens=False)["input_ids"] if sentences else []
-        out.append([s for s in ids if s])
-    return out
-
-
-def load_documents(split: str | None = None) -> list[dict]:
-    """The course's real-text corpus (``mtbert_ref/data/text_corpus/documents.jsonl``): a list of
-    ``{"id", "source", "sentences", "split"}`` dicts, optionally only one ``split`` ("train" or "test")."""
-    from .data import data_path
-
-    with open(data_path("text_corpus", "documents.jsonl"), encoding="utf-8") as fh:
-        docs = [json.loads(line) for line in fh if line.strip()]
-    return [d for d in docs if split is None or d["split"] == split]
-
-
-@torch.no_grad()
-def nsp_accuracy(model: nn.Module, loader, device="cpu") -> float:
-    """Fraction of pairs whose argmax logit equals the label (model returns a dict or an object with logits)."""
-    model.eval()
-    right = total = 0
-    for batch in loader:
-        batch = {k: v.to(device) for k, v in batch.items()}
-        labels = batch.pop("labels")
-        out = model(**batch)
-        logits = out["logits"] if isinstance(out, dict) else out.logits
-        right += int((logits.argmax(-1) == labels).sum())
-        total += labels.numel()
-    return right / max(1, total)
-
-
-# --------------------------------------------------------------------------------------------- checkers
+# ============================================================================================== NSP
 def _build_student_head(student_cls, config, name="NSPHead"):
     head = call_student(student_cls, config, name=name, reference=NSPHead)
     if not isinstance(head, nn.Module):
@@ -293,8 +88,8 @@ def check_nsp_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
             hf.cls.seq_relationship.weight.normal_()
             hf.cls.seq_relationship.bias.normal_()
         model = BertForNSP.from_hf(hf).eval()
-        model.nsp = _build_student_head(student_cls, cfg).to(device)
-        model.nsp.load_state_dict({k[len("cls."):]: v for k, v in hf.state_dict().items() if k.startswith("cls.")})
+        model.head = _build_student_head(student_cls, cfg).to(device)
+        model.head.load_state_dict({k[len("cls."):]: v for k, v in hf.state_dict().items() if k.startswith("cls.")})
         g = torch.Generator().manual_seed(3)
         ids = torch.randint(1, cfg.vocab_size, (4, 9), generator=g).to(device)
         tt = torch.zeros_like(ids)
@@ -469,3 +264,176 @@ def check_make_nsp_pairs(student_fn, device="cpu", hidden_tests: bool = False) -
                 raise GradingError("make_nsp_pairs gave the same pairs for two different seeds: use the `seed` "
                                    "argument (`random.Random(seed)`).")
     passed(f"make_nsp_pairs builds valid 50/50 IsNext/NotNext pairs in {len(cases)} setting(s)")
+
+
+# ============================================================================================== pretraining loss
+def _loss_inputs(seed, device, batch=3, seq=6, vocab=11, masked_frac=0.3, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    pred = (torch.randn(batch, seq, vocab, generator=g) * 2).to(dtype)
+    nsp = (torch.randn(batch, 2, generator=g) * 2).to(dtype)
+    tokens = torch.randint(vocab, (batch, seq), generator=g)
+    chosen = torch.rand(batch, seq, generator=g) < masked_frac
+    chosen[0, 1] = True  # at least one masked token
+    chosen[-1] = False   # one row with nothing masked
+    chosen[-1, 2] = batch == 1
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    nsl = torch.randint(2, (batch,), generator=g)
+    nsl[0] = 0
+    if batch > 1:
+        nsl[1] = 1
+    return pred.to(device), nsp.to(device), labels.to(device), nsl.to(device)
+
+
+def check_pretraining_loss(student_fn, device="cpu", hidden_tests: bool = False) -> None:
+    """The student's ``pretraining_loss(prediction_logits, seq_relationship_logits, labels, next_sentence_label)``
+    against the reference (= BertForPreTraining's loss)."""
+    device = torch.device(device)
+    cases = [dict(seed=0)]
+    if hidden_tests:
+        cases += [dict(seed=1, batch=1, seq=4, vocab=7), dict(seed=2, batch=8, seq=12, vocab=50, masked_frac=0.15),
+                  dict(seed=3, batch=4, seq=5, vocab=9, masked_frac=0.9), dict(seed=4, dtype=torch.float64)]
+    for case in cases:
+        inputs = _loss_inputs(device=device, **case)
+        before = clone_inputs(inputs)
+        got = call_student(student_fn, *inputs, name="pretraining_loss", reference=pretraining_loss)
+        expect_unchanged(before, inputs, "An input of pretraining_loss")
+        pred, nsp, labels, nsl = inputs
+        want = pretraining_loss(*inputs)
+        if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dim() > 0:
+            raise GradingError(f"pretraining_loss returned a tensor of shape {tuple(got.shape)}; return a scalar "
+                               "(shape ()), e.g. the sum of two `F.cross_entropy(...)` results.")
+        if isinstance(got, torch.Tensor) and got.shape == () and not torch.isclose(got.double().cpu(),
+                                                                                  want.double().cpu(), atol=1e-5):
+            vocab = pred.shape[-1]
+            mlm = F.cross_entropy(pred.reshape(-1, vocab).float(), labels.reshape(-1))
+            nspl = F.cross_entropy(nsp.float(), nsl)
+            g = float(got)
+            keep = labels.reshape(-1) != -100
+            all_pos = F.cross_entropy(pred.reshape(-1, vocab).float(), labels.reshape(-1).clamp(min=0))
+            hints = [
+                (float((mlm + nspl) / 2), "you averaged the two losses; BertForPreTraining *adds* them"),
+                (float(mlm), "that is the MLM loss alone; add the NSP loss"),
+                (float(nspl), "that is the NSP loss alone; add the MLM loss"),
+                (float(F.cross_entropy(nsp.float(), 1 - nsl) + mlm), "the NSP labels look inverted (0 = IsNext is "
+                 "column 0 of the logits)"),
+                (float(all_pos + nspl), "positions labelled -100 were counted; they must be ignored "
+                 "(`ignore_index=-100`)"),
+                (float(F.cross_entropy(pred.reshape(-1, vocab).float(), labels.reshape(-1), reduction="sum")
+                       / labels.numel() + nspl), "the MLM sum was divided by all positions; divide by the number of "
+                 "masked positions (the mean over labels != -100)"),
+                (float(F.cross_entropy(pred.reshape(-1, vocab).float()[keep], labels.reshape(-1)[keep],
+                                       reduction="sum") + F.cross_entropy(nsp.float(), nsl, reduction="sum")),
+                 "you summed the per-token / per-pair losses; BertForPreTraining takes means"),
+            ]
+            for value, hint in hints:
+                if abs(g - value) < 1e-4 * max(1.0, abs(value)):
+                    raise GradingError(f"pretraining_loss returned {g:.6g}, expected {float(want):.6g}: {hint}.")
+        desc = (f"pretraining_loss for prediction_logits {tuple(pred.shape)}, seq_relationship_logits "
+                f"{tuple(nsp.shape)} ({pred.dtype})")
+        expect_tensor(got, want, desc)
+    passed(f"pretraining_loss equals BertForPreTraining's loss on {len(cases)} batch(es) on {device.type}")
+
+
+# ============================================================================================== causal LM
+def _padding_masks(seed, batch, seq, left=False, mask_dtype=torch.long):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, seq + 1, (batch,), generator=g)
+    lengths[0] = seq
+    if batch > 1:
+        lengths[-1] = max(1, seq // 2)
+    pos = torch.arange(seq)[None, :]
+    m = (pos >= seq - lengths[:, None]) if left else (pos < lengths[:, None])
+    return m.to(mask_dtype)
+
+
+def check_causal_mask(student_fn, device="cpu", hidden_tests: bool = False) -> None:
+    """The student's ``causal_attention_mask(attention_mask, dtype)`` against the reference."""
+    device = torch.device(device)
+    cases = [dict(seed=0, batch=3, seq=6)]
+    if hidden_tests:
+        cases += [dict(seed=1, batch=1, seq=1), dict(seed=2, batch=4, seq=9, left=True),
+                  dict(seed=3, batch=2, seq=5, mask_dtype=torch.bool),
+                  dict(seed=4, batch=3, seq=7, dtype=torch.float16),
+                  dict(seed=5, batch=2, seq=8, dtype=torch.bfloat16, mask_dtype=torch.int32),
+                  dict(seed=6, batch=2, seq=4, dtype=torch.float64)]
+    for case in cases:
+        dtype = case.pop("dtype", torch.float32)
+        am = _padding_masks(**case).to(device)
+        before = clone_inputs(am)
+        got = call_student(student_fn, am, dtype, name="causal_attention_mask", reference=causal_attention_mask)
+        expect_unchanged(before, am, "The attention_mask given to causal_attention_mask")
+        want = causal_attention_mask(am, dtype)
+        desc = (f"causal_attention_mask for an attention_mask of shape {tuple(am.shape)} "
+                f"({'left' if case.get('left') else 'right'}-padded) and dtype={dtype}")
+        if isinstance(got, torch.Tensor):
+            if got.dtype == torch.bool:
+                raise GradingError(f"{desc} returned a bool tensor; BERT's attention *adds* the mask to its scores, "
+                                   "so return floats: 0.0 where allowed, torch.finfo(dtype).min where not.")
+            if got.dim() == 3 and got.shape == want.shape[:1] + want.shape[2:]:
+                raise GradingError(f"{desc} has shape {tuple(got.shape)}, expected {tuple(want.shape)}: add the "
+                                   "size-1 head dimension (`mask[:, None]`) so it broadcasts over the heads.")
+            if got.shape == want.shape and got.dtype == want.dtype and not torch.equal(got, want):
+                allowed = want == 0
+                got_allowed = got == 0
+                lower = torch.ones(want.shape[-1], want.shape[-1], dtype=torch.bool, device=device).tril()
+                keys = am.bool()[:, None, None, :]
+                queries = am.bool()[:, None, :, None]
+                if torch.isinf(got).any():
+                    raise GradingError(f"{desc} uses -inf; use torch.finfo(dtype).min instead (-inf turns a row "
+                                       "with nothing to attend to into NaN after the softmax).")
+                if torch.equal(got_allowed, lower.T[None, None] & keys):
+                    raise GradingError(f"{desc}: your mask lets each token see the *future* (upper triangle); "
+                                       "query i may attend to keys j <= i (use .tril()).")
+                if torch.equal(got_allowed, lower[None, None].expand_as(allowed)):
+                    raise GradingError(f"{desc}: the lower triangle is right but padding is not masked; combine it "
+                                       "with the attention_mask of the *keys* (attention_mask[:, None, None, :]).")
+                if torch.equal(got_allowed, lower[None, None] & queries):
+                    raise GradingError(f"{desc}: you masked padding *queries* (rows) instead of padding *keys* "
+                                       "(columns): use attention_mask[:, None, None, :].")
+                if torch.equal(got_allowed, (~lower | torch.eye(lower.shape[0], dtype=torch.bool,
+                                                                device=device))[None, None] & keys):
+                    raise GradingError(f"{desc}: the triangle is on the wrong side of the diagonal (upper "
+                                       "instead of lower).")
+                if torch.equal(got_allowed, lower.tril(-1)[None, None] & keys):
+                    raise GradingError(f"{desc}: a token must be able to attend to itself — keep the diagonal "
+                                       "(tril(), not tril(-1)).")
+                if torch.equal(got == 1, allowed) or torch.equal(got == 1, ~allowed):
+                    raise GradingError(f"{desc} holds 1/0 values; return an *additive* mask: 0.0 where allowed, "
+                                       "torch.finfo(dtype).min where not.")
+        expect_tensor(got, want, desc)
+    passed(f"causal_attention_mask matches the reference in {len(cases)} case(s) on {device.type}")
+
+
+def check_shift_labels(student_fn, device="cpu", hidden_tests: bool = False) -> None:
+    """The student's ``shift_labels(labels)`` against the reference."""
+    device = torch.device(device)
+    cases = [dict(seed=0, batch=2, seq=6)]
+    if hidden_tests:
+        cases += [dict(seed=1, batch=1, seq=1), dict(seed=2, batch=5, seq=11), dict(seed=3, batch=3, seq=2)]
+    for case in cases:
+        g = torch.Generator().manual_seed(case["seed"])
+        labels = torch.randint(5, 500, (case["batch"], case["seq"]), generator=g)
+        am = _padding_masks(case["seed"], case["batch"], case["seq"])
+        labels = labels.masked_fill(am == 0, -100).to(device)
+        before = clone_inputs(labels)
+        got = call_student(student_fn, labels, name="shift_labels", reference=shift_labels)
+        if not torch.equal(before, labels):
+            raise GradingError("shift_labels changed its input `labels` in place; build a new tensor (torch.cat, or "
+                               "labels.clone() first).")
+        want = shift_labels(labels)
+        desc = f"shift_labels on labels of shape {tuple(labels.shape)}"
+        if isinstance(got, torch.Tensor) and labels.shape[1] > 1:
+            if tuple(got.shape) == (labels.shape[0], labels.shape[1] - 1):
+                raise GradingError(f"{desc} returned shape {tuple(got.shape)}: keep the sequence length — fill the "
+                                   "last position with -100 instead of dropping it, so the targets line up with "
+                                   "every logit.")
+            if got.shape == want.shape and not torch.equal(got, want):
+                right = torch.cat([torch.full_like(labels[:, :1], -100), labels[:, :-1]], dim=1)
+                if torch.equal(got, right):
+                    raise GradingError(f"{desc}: the shift goes the wrong way; position t must hold labels[:, t + 1] "
+                                       "(the *next* token), not the previous one.")
+                if torch.equal(got[:, :-1], want[:, :-1]):
+                    raise GradingError(f"{desc}: the last position should be -100 (there is no next token to "
+                                       f"predict), got {got[:, -1].tolist()}.")
+        expect_tensor(got, want, desc)
+    passed(f"shift_labels matches the reference in {len(cases)} case(s) on {device.type}")
