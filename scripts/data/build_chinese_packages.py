@@ -170,7 +170,7 @@ Majority class (train): {majority} — {counts['test'][majority] / len(test):.1%
 **Vocabulary.** `vocab.txt` ({n_vocab:,} entries): WordPiece trained on the train texts only (`tokenizers`,
 `BertWordPieceTokenizer`, `handle_chinese_chars=True`, lowercase, vocab_size={VOCAB_SIZE}, min_frequency={MIN_FREQ}):
 single characters for Chinese, word pieces for the Latin words (program names, GNOME, Python, ...).
-Load it with `mtbert_ref.chinese.chinese_tokenizer("chinese_packages")`.
+Load it with `mtbert_ref.lessons.chinese.chinese_tokenizer("chinese_packages")`.
 
 **Files.** `train.jsonl.gz` ({len(train):,}), `test.jsonl.gz` ({len(test):,}): one JSON object per line,
 `{{"text", "label", "label_name", "package", "section"}}`; `labels.json`; `vocab.txt`.

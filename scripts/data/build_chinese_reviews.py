@@ -99,7 +99,7 @@ Train reviews have {chars[len(chars) // 2]} characters at the median, {chars[int
 `tokenizers` library (`BertWordPieceTokenizer`, `handle_chinese_chars=True`, lowercase, vocab_size={VOCAB_SIZE},
 min_frequency={MIN_FREQ}): the BERT pre-tokenizer makes every CJK character a word of its own, so the Chinese part of
 the vocabulary is single characters (characters seen fewer than {MIN_FREQ} times become [UNK]); Latin words and digits
-get word pieces. Load it with `transformers.BertTokenizerFast(vocab=".../vocab.txt", tokenize_chinese_chars=True)` (transformers 5) or `mtbert_ref.chinese.chinese_tokenizer()`.
+get word pieces. Load it with `transformers.BertTokenizerFast(vocab=".../vocab.txt", tokenize_chinese_chars=True)` (transformers 5) or `mtbert_ref.lessons.chinese.chinese_tokenizer()`.
 
 **Files.** `train.jsonl.gz` ({len(train):,}), `test.jsonl.gz` ({len(test):,}): one JSON object per line,
 `{{"text": ..., "label": 0|1, "label_name": ...}}`; `labels.json`: {LABELS}; `vocab.txt`.

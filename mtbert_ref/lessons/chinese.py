@@ -1,4 +1,5 @@
-"""Notebook 05, part 2 — classifying Chinese text: data, a character-level vocabulary, a small BERT from scratch.
+"""Notebook 05, part 2 (sections 8-9) — classifying Chinese text: data, a character-level vocabulary, a small BERT
+from scratch.
 
 What changes for Chinese:
 * there are no spaces between words, so BERT's pre-tokenizer splits every CJK character into a word of its own
@@ -11,8 +12,10 @@ What changes for Chinese:
 Two Chinese data sets ship: binary review sentiment (``load_chinese_reviews``) and a 10-class task, the kind of
 software a translated Debian package description describes (``load_chinese_packages``). No pretrained Chinese BERT can
 be had offline, so the course trains a character-level WordPiece vocabulary on each set's training texts
-(``scripts/build_chinese_reviews.py``, ``scripts/build_chinese_packages.py`` ship them) and a small BERT from scratch. With a hub
-(``MTBERT_CHINESE_MODEL=bert-base-chinese`` and network or a filled cache) :func:`chinese_backbone` loads the real one.
+(``scripts/data/build_chinese_reviews.py``, ``scripts/data/build_chinese_packages.py`` ship them) and a small BERT
+from scratch. With a hub (``MTBERT_CHINESE_MODEL=bert-base-chinese`` and network or a filled cache)
+:func:`chinese_backbone` loads the real one. The head, the loss and the training step are the English part's
+(:mod:`mtbert_ref.modeling.classification`, :mod:`mtbert_ref.lessons.classification`).
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from typing import Sequence
 
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
-from .data import data_path
+from ..data import data_path
 
 __all__ = ["CHINESE_LABELS", "PACKAGE_LABELS", "load_chinese_reviews", "load_chinese_packages", "chinese_tokenizer",
            "small_bert_config", "unk_rate", "chinese_backbone"]
@@ -99,7 +102,7 @@ def chinese_backbone(name: str | None = None, dataset: str = "chinese_reviews"):
     cache); if none is named or it cannot be reached, return the shipped character vocabulary of ``dataset`` and
     ``None`` — the caller then builds a small BERT from scratch with :func:`small_bert_config`.
     """
-    from .backbone import BackboneNotFoundError, load_encoder, load_tokenizer
+    from ..backbone import BackboneNotFoundError, load_encoder, load_tokenizer
 
     name = name or os.environ.get(ENV_VAR)
     if name:
