@@ -9,11 +9,19 @@ Shared pieces (one copy each):
 
 One file per head and model (the graded reference answers that are modules, losses or model maths):
   mlm              01  MLM transform, prediction head with the tied decoder, masking, mlm_loss, BertMLM
+  nsp              02  NSP head, nsp_loss, BertForNSP
+  pretraining      02  MLM + NSP loss, BertForPretrainingRef
+  causal_lm        02  causal mask, label shift, causal LM loss, BertCausalLM
   qa               03  start/end span head, qa_loss, QAModel, span decoding
   multiple_choice  04  one score per (question, choice), BertMultipleChoiceModel
-  tasks            07  TaskSpec, make_tasks, build_heads
+  classification   05  ClassificationHead, classification_loss, BertSequenceClassifier
+  multilabel       06  BertMultiLabelClassifier, multilabel_loss, predict_labels
+  tasks            07  TaskSpec, make_tasks, build_heads, packed labels
   multitask        07  N heads on one encoder, task-masked loss (registered with the Auto classes)
-Notebooks 02, 05, 06 and 08 still keep their models in top-level topic modules (see docs/STRUCTURE.md).
+  grow             08  GrownLinear (old logits bit-identical), grow_linear, grow_classifier, the reload hook
+  grow_rows        08  new rows' init (random, zeros, mean, imprint), freeze_rows / unfreeze_rows
+Every model is a CourseModel (or, for multi-task, a PreTrainedModel of its own config) that converts to the
+transformers class it mirrors.
 """
 from .losses import KIND_TO_PROBLEM_TYPE, PROBLEM_TYPES, infer_problem_type, problem_type_loss  # noqa: F401
 from .pooling import masked_mean_pool, pool  # noqa: F401
