@@ -2,8 +2,9 @@
 
 * :class:`MLMTransform`, :class:`MLMHead` — the head (decoder tied to the word embeddings);
 * :func:`mask_tokens` — BERT's 15% / 80-10-10 corruption; :func:`mlm_loss` — cross-entropy over labelled positions;
-* :class:`BertMLM` — ``BertModel`` (no pooler) + :class:`MLMHead`; loads transformers' ``BertForMaskedLM`` weights
-  through :data:`HF_RULES` (:func:`mtbert_ref.modeling.weights.load_mapped_state`).
+* :class:`BertMLM` — ``BertModel`` (no pooler) + :class:`MLMHead`, a :class:`~.base.CourseModel` mirroring
+  transformers' ``BertForMaskedLM`` (``from_hf`` / ``to_hf`` through :data:`HF_RULES`, ``save_pretrained`` /
+  ``from_pretrained`` with the decoder still tied).
 """
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ from transformers import BertConfig, BertForMaskedLM, BertModel
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import MaskedLMOutput
 
+from .base import CourseModel
 from .losses import IGNORE_INDEX
-from .weights import load_mapped_state
 
-__all__ = ["IGNORE_INDEX", "MLMTransform", "MLMHead", "mask_tokens", "mlm_loss", "BertMLM", "HF_RULES", "HF_SKIP",
-           "HF_MAY_MISS"]
+__all__ = ["IGNORE_INDEX", "MLMTransform", "MLMHead", "mask_tokens", "mlm_loss", "BertMLM", "HF_RULES", "HF_SKIP"]
 
 
 # ============================================================================================== references
@@ -149,44 +149,58 @@ def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 # transformers' ``BertForMaskedLM`` → :class:`BertMLM` (see :mod:`.weights`): ``bert.*`` stays ``bert.*``,
 # ``cls.predictions.*`` → ``head.*`` (``transform.*``, ``decoder.weight`` = the tied embedding, ``bias``).
 # ``cls.predictions.decoder.bias`` is transformers' alias of that bias; a pooler and an NSP classifier (present in a
-# ``BertForPreTraining`` checkpoint) are not needed. ``head.decoder`` may stay unloaded: it *is* the word embedding.
+# ``BertForPreTraining`` checkpoint) are not needed. The tie itself is declared once, as :class:`BertMLM`'s
+# ``_tied_weights_keys`` (transformers ties it on construction, in ``from_pretrained`` and in ``tie_weights``);
+# ``head.decoder`` may stay unloaded because of it.
 HF_RULES = (("bert.", "bert."), ("cls.predictions.", "head."))
 HF_SKIP = ("bert.pooler.", "cls.predictions.decoder.bias", "cls.seq_relationship.")
-HF_MAY_MISS = ("head.decoder.",)
 
 
-class BertMLM(nn.Module):
-    """A BERT encoder (``BertModel`` without pooler) with an MLM head on top.
+class BertMLM(CourseModel):
+    """A BERT encoder (``BertModel`` without pooler) with an MLM head on top — ``BertForMaskedLM`` rebuilt.
 
     ``BertMLM(config)`` builds random weights; :meth:`from_encoder` puts a head on an existing encoder (the weights
-    are shared, not copied); :meth:`from_hf` converts a transformers ``BertForMaskedLM``. ``head_cls`` lets the
-    notebook plug in the student's own head class (same constructor as :class:`MLMHead`).
+    are shared, not copied); :meth:`from_hf` converts a transformers ``BertForMaskedLM`` and :meth:`to_hf` goes
+    back; ``save_pretrained`` / ``from_pretrained`` keep the tie. ``head_cls`` lets the notebook plug in the
+    student's own head class (same constructor as :class:`MLMHead`); it and ``only_masked`` are not part of the
+    config, so ``from_pretrained`` rebuilds the reference :class:`MLMHead` unless they are passed again.
 
     ``forward(input_ids, attention_mask=None, token_type_ids=None, labels=None, masked_positions=None)`` returns a
     ``MaskedLMOutput`` (``.loss``, ``.logits``, also usable as a dict). With ``only_masked=True`` (attribute, or the
     ``masked_positions`` argument) the logits are computed only at labelled positions — the fast way to train.
     """
 
+    hf_class = BertForMaskedLM
+    hf_rules = HF_RULES
+    hf_skip = HF_SKIP
+    _tied_weights_keys = {"head.decoder.weight": "bert.embeddings.word_embeddings.weight"}
+    hf_may_miss = tuple(_tied_weights_keys)
+    add_pooling_layer = False
+
     def __init__(self, config: BertConfig, encoder: BertModel | None = None, head_cls: type[nn.Module] = MLMHead,
                  only_masked: bool = False):
-        super().__init__()
-        self.config = config
-        self.bert = encoder if encoder is not None else BertModel(config, add_pooling_layer=False)
+        if not getattr(config, "tie_word_embeddings", True):
+            raise ValueError("BertMLM's decoder is the word-embedding matrix: the config needs tie_word_embeddings=True")
+        super().__init__(config, encoder)
         self.head = head_cls(config, self.bert.embeddings.word_embeddings)
         self.only_masked = only_masked
+        if self.bert.embeddings.word_embeddings.weight.device.type != "meta":
+            self.head.apply(lambda m: setattr(m, "_is_hf_initialized", True))   # the head keeps its own init
+        self.post_init()
 
     @classmethod
     def from_encoder(cls, encoder: BertModel, head_cls: type[nn.Module] = MLMHead, **kwargs) -> "BertMLM":
         model = cls(encoder.config, encoder=encoder, head_cls=head_cls, **kwargs)
         return model.to(next(encoder.parameters()).device)
 
-    @classmethod
-    def from_hf(cls, hf_model: BertForMaskedLM, head_cls: type[nn.Module] = MLMHead, **kwargs) -> "BertMLM":
-        model = cls(hf_model.config, head_cls=head_cls, **kwargs)
-        load_mapped_state(model, hf_model.state_dict(), HF_RULES, HF_SKIP, HF_MAY_MISS)
-        if model.head.decoder.weight is not model.bert.embeddings.word_embeddings.weight:
+    def tie_course_weights(self) -> None:
+        """Tie the decoder to the word embeddings (transformers' ``tie_weights`` over ``_tied_weights_keys``)."""
+        self.tie_weights()
+        if self.head.decoder.weight is not self.bert.embeddings.word_embeddings.weight:
             raise RuntimeError("after loading, the decoder weight is no longer tied to the word embeddings")
-        return model.to(next(hf_model.parameters()).device)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.head.decoder
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None,

@@ -18,8 +18,8 @@ Reference implementations:
 * :class:`MultipleChoiceHead` — dropout + ``nn.Linear(hidden, 1)`` (transformers' ``dropout`` and ``classifier``).
 * :func:`multiple_choice_logits` — the flatten → encode → pool → head → reshape pipeline above.
 * :func:`multiple_choice_loss` — cross-entropy over the choices.
-* :class:`BertMultipleChoiceModel` — encoder + head + loss; equal to ``BertForMultipleChoice``
-  (:func:`load_hf_multiple_choice` maps its state dict through :data:`HF_RULES`).
+* :class:`BertMultipleChoiceModel` — encoder + head + loss, a :class:`~.base.CourseModel` equal to
+  ``BertForMultipleChoice`` (``from_hf`` / ``to_hf`` map the state dict through :data:`HF_RULES`).
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ from torch import nn
 from transformers import BertConfig, BertForMultipleChoice, BertModel
 from transformers.modeling_outputs import MultipleChoiceModelOutput
 
+from .base import CourseModel
 from .init import new_head_init
-from .weights import load_mapped_state
 
 __all__ = [
     "MultipleChoiceHead",
@@ -40,7 +40,6 @@ __all__ = [
     "multiple_choice_loss",
     "BertMultipleChoiceModel",
     "HF_RULES",
-    "load_hf_multiple_choice",
 ]
 
 #: transformers' ``BertForMultipleChoice`` keys → ours (``bert.*`` unchanged, ``classifier.*`` → ``head.classifier.*``).
@@ -89,30 +88,40 @@ def multiple_choice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     return F.cross_entropy(logits, labels.long())
 
 
-class BertMultipleChoiceModel(nn.Module):
+class BertMultipleChoiceModel(CourseModel):
     """Encoder + :class:`MultipleChoiceHead` + :func:`multiple_choice_loss` — ``BertForMultipleChoice`` rebuilt.
 
-    ``logits_fn`` (default :func:`multiple_choice_logits`) may be replaced by the student's function with the same
-    signature. ``forward`` returns a ``MultipleChoiceModelOutput`` (``.loss`` when ``labels`` are given, ``.logits``
-    of shape (batch, num_choices)).
+    ``BertMultipleChoiceModel(config)`` (or :meth:`from_config`) builds random weights, :meth:`from_encoder` puts a
+    new head on an existing encoder (with its pooler; shared, not copied), ``from_hf`` / ``to_hf`` convert from and
+    to ``BertForMultipleChoice``. ``logits_fn`` (default :func:`multiple_choice_logits`) may be replaced by the
+    student's function with the same signature; it is not part of the config, so ``from_pretrained`` uses the
+    reference unless ``logits_fn=`` is passed again. ``forward`` returns a ``MultipleChoiceModelOutput`` (``.loss``
+    when ``labels`` are given, ``.logits`` of shape (batch, num_choices)).
     """
 
-    def __init__(self, encoder: BertModel, dropout_prob: float | None = None, logits_fn: Callable | None = None):
-        super().__init__()
-        cfg = encoder.config
+    hf_class = BertForMultipleChoice
+    hf_rules = HF_RULES
+
+    def __init__(self, config: BertConfig, encoder: BertModel | None = None, dropout_prob: float | None = None,
+                 logits_fn: Callable | None = None):
+        super().__init__(config, encoder)                       # raises ValueError for an encoder without pooler
         if dropout_prob is None:
-            dropout_prob = cfg.classifier_dropout if cfg.classifier_dropout is not None else cfg.hidden_dropout_prob
-        if getattr(encoder, "pooler", None) is None:
-            raise ValueError("the encoder has no pooler (BertModel(config, add_pooling_layer=False)); multiple "
-                             "choice scores the pooled [CLS] vector")
-        self.bert = encoder
-        self.head = MultipleChoiceHead(cfg.hidden_size, dropout_prob)
-        new_head_init(self.head, cfg)                           # transformers' init of a new head
+            dropout_prob = config.classifier_dropout if config.classifier_dropout is not None \
+                else config.hidden_dropout_prob
+        self.head = MultipleChoiceHead(config.hidden_size, dropout_prob)
+        if self.bert.embeddings.word_embeddings.weight.device.type != "meta":
+            new_head_init(self.head, config)                    # transformers' init of a new head, kept
+            self.head.apply(lambda m: setattr(m, "_is_hf_initialized", True))
+        self.post_init()
         self.logits_fn = logits_fn or multiple_choice_logits
 
     @classmethod
     def from_config(cls, config: BertConfig, **kwargs) -> "BertMultipleChoiceModel":
-        return cls(BertModel(config, add_pooling_layer=True), **kwargs)
+        return cls(config, **kwargs)
+
+    @classmethod
+    def from_encoder(cls, encoder: BertModel, **kwargs) -> "BertMultipleChoiceModel":
+        return cls(encoder.config, encoder=encoder, **kwargs).to(next(encoder.parameters()).device)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **_ignored):
         if input_ids.dim() != 3:
@@ -121,9 +130,3 @@ class BertMultipleChoiceModel(nn.Module):
         logits = self.logits_fn(self.bert, self.head, input_ids, attention_mask, token_type_ids)
         loss = None if labels is None else multiple_choice_loss(logits, labels)
         return MultipleChoiceModelOutput(loss=loss, logits=logits)
-
-
-def load_hf_multiple_choice(model: BertMultipleChoiceModel, hf_model: BertForMultipleChoice) -> BertMultipleChoiceModel:
-    """Copy every weight of a ``BertForMultipleChoice`` into ``model`` through :data:`HF_RULES` (strict: no key may be
-    missing or left over)."""
-    return load_mapped_state(model, hf_model.state_dict(), HF_RULES)

@@ -7,9 +7,9 @@ the answer (start logit) and the last one (end logit).
 * :class:`QAHead` — ``Linear(hidden, 2)`` giving start/end logits of shape (batch, seq) and the loss that
   ``BertForQuestionAnswering`` computes (:func:`qa_loss`: mean of two cross-entropies; positions outside the
   sequence are ignored).
-* :class:`QAModel` puts an encoder (``BertModel``) and the head together; its state dict maps one-to-one onto
-  ``BertForQuestionAnswering`` (``bert.*`` → ``encoder.*``, ``qa_outputs.*`` → ``head.qa_outputs.*``), see
-  :func:`qa_model_from_hf`.
+* :class:`QAModel` puts an encoder (``BertModel``, as ``self.bert``) and the head together, a
+  :class:`~.base.CourseModel`; its state dict maps one-to-one onto ``BertForQuestionAnswering`` (``bert.*`` stays,
+  ``qa_outputs.*`` → ``head.qa_outputs.*``): ``from_hf`` / ``to_hf`` (:func:`qa_model_from_hf`), ``save_pretrained``.
 * :func:`decode_spans` — from the logits of all windows of an example, the best valid span (start ≤ end, not too
   long, inside the context, n-best candidates by start + end logit), mapped back to the characters of the context.
 
@@ -23,15 +23,15 @@ import math
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import BertForQuestionAnswering, BertModel
+from transformers import BertConfig, BertForQuestionAnswering, BertModel
 from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
-from .weights import load_mapped_state
+from .base import CourseModel
 
 __all__ = ["QAHead", "qa_loss", "QAModel", "HF_QA_RULES", "qa_model_from_hf", "decode_spans"]
 
 #: ``BertForQuestionAnswering`` → :class:`QAModel` (transformers prefix, course prefix).
-HF_QA_RULES = (("bert.", "encoder."), ("qa_outputs.", "head.qa_outputs."))
+HF_QA_RULES = (("bert.", "bert."), ("qa_outputs.", "head.qa_outputs."))
 
 
 # --------------------------------------------------------------------------------------------- the head
@@ -76,27 +76,42 @@ class QAHead(nn.Module):
         return start_logits, end_logits, loss
 
 
-class QAModel(nn.Module):
-    """An encoder (``BertModel``) with a span head on its last hidden states; returns transformers' QA output."""
+class QAModel(CourseModel):
+    """An encoder (``BertModel``; a pooler, if it has one, is not used) with a span head on its last hidden states —
+    ``BertForQuestionAnswering`` rebuilt; returns transformers' ``QuestionAnsweringModelOutput``.
 
-    def __init__(self, encoder: BertModel, head: nn.Module | None = None):
-        super().__init__()
-        self.encoder = encoder
-        self.head = head if head is not None else QAHead(encoder.config.hidden_size)
+    ``QAModel(config)`` builds random weights; :meth:`from_encoder` puts a head on an existing encoder (shared, not
+    copied); ``head=`` plugs in the student's span head (same forward as :class:`QAHead`; it is not part of the
+    config, so ``from_pretrained`` rebuilds the reference :class:`QAHead` unless ``head=`` is passed again).
+    """
+
+    hf_class = BertForQuestionAnswering
+    hf_rules = HF_QA_RULES
+    hf_skip = ("bert.pooler.",)          # an encoder's pooler (load_encoder's has one) is no part of the QA model
+    add_pooling_layer = False
+
+    def __init__(self, config: BertConfig, encoder: BertModel | None = None, head: nn.Module | None = None):
+        super().__init__(config, encoder)
+        self.head = head if head is not None else QAHead(config.hidden_size)
+        if self.bert.embeddings.word_embeddings.weight.device.type != "meta":
+            self.head.apply(lambda m: setattr(m, "_is_hf_initialized", True))   # the head keeps its own init
+        self.post_init()
+
+    @classmethod
+    def from_encoder(cls, encoder: BertModel, head: nn.Module | None = None) -> "QAModel":
+        return cls(encoder.config, encoder=encoder, head=head).to(next(encoder.parameters()).device)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, start_positions=None, end_positions=None,
                 **_ignored):
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                           token_type_ids=token_type_ids).last_hidden_state
         start_logits, end_logits, loss = self.head(hidden, start_positions, end_positions)
         return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits)
 
 
 def qa_model_from_hf(hf_model: BertForQuestionAnswering) -> QAModel:
-    """A :class:`QAModel` holding exactly the weights of ``hf_model`` (mapped by :data:`HF_QA_RULES`)."""
-    model = QAModel(BertModel(hf_model.config, add_pooling_layer=False))
-    load_mapped_state(model, hf_model.state_dict(), HF_QA_RULES)
-    return model.to(next(hf_model.parameters()).device).eval()
+    """A :class:`QAModel` holding exactly the weights of ``hf_model`` (``QAModel.from_hf``), in eval mode."""
+    return QAModel.from_hf(hf_model).eval()
 
 
 # --------------------------------------------------------------------------------------------- decoding

@@ -1,14 +1,19 @@
 """Tests of mtbert_ref.modeling.mlm: equivalence with transformers' BertForMaskedLM, the weight mapping, masking
-statistics against DataCollatorForLanguageModeling, mlm_loss edge cases."""
+statistics against DataCollatorForLanguageModeling, mlm_loss edge cases; BertMLM as a CourseModel (from_hf, to_hf,
+save_pretrained / from_pretrained with the tie kept, tokenizer and model card, the fill-mask pipeline).
+:func:`check_course_model` is shared with the QA and multiple-choice tests."""
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import BertForMaskedLM, BertTokenizer, DataCollatorForLanguageModeling
+from transformers import AutoTokenizer, BertForMaskedLM, BertTokenizer, DataCollatorForLanguageModeling, pipeline
 
-from mtbert_ref import tiny_bert_config
+from mtbert_ref import load_tokenizer, tiny_bert_config
+from mtbert_ref.modeling.base import CourseModel
 from mtbert_ref.modeling.mlm import HF_RULES, HF_SKIP, IGNORE_INDEX, BertMLM, MLMHead, mask_tokens, mlm_loss
 from mtbert_ref.modeling.weights import rename_keys
 
@@ -189,3 +194,100 @@ def test_mlm_loss_layouts_and_empty():
     assert empty.item() == 0.0 and empty.requires_grad
     with pytest.raises(ValueError, match="masked_positions"):
         mlm_loss(logits[sel][:2], labels)
+
+
+# ------------------------------------------------------------------------------------------ CourseModel
+@pytest.fixture(scope="module")
+def real_tokenizer():
+    """The embedded offline tokenizer (the MiniLM vocabulary)."""
+    return load_tokenizer()
+
+
+def check_course_model(ours, hf, inputs, logits_of, folder, tok):
+    """The checks every course model passes: from_hf == transformers, to_hf() == course model, save_pretrained →
+    from_pretrained gives identical logits, and the folder holds the tokenizer and the model card.
+
+    ``logits_of(output)`` picks the tensor to compare. Returns the reloaded model.
+    """
+    hf.eval()
+    ours.eval()
+    with torch.no_grad():
+        want = logits_of(hf(**inputs))
+        got = logits_of(ours(**inputs))
+        assert (got - want).abs().max().item() <= 1e-5
+        back = ours.to_hf()
+        assert type(back) is type(hf) and not back.training
+        assert (logits_of(back(**inputs)) - got).abs().max().item() <= 1e-6
+        ours.tokenizer = tok
+        ours.save_pretrained(folder)
+        reloaded = type(ours).from_pretrained(folder).eval()
+        assert type(reloaded) is type(ours)
+        assert torch.equal(logits_of(reloaded(**inputs)), got)
+    files = set(os.listdir(folder))
+    assert {"config.json", "model.safetensors", "tokenizer_config.json", "README.md"} <= files, files
+    assert "tokenizer.json" in files or "vocab.txt" in files, files
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert type(ours).__name__ in card and type(hf).__name__ in card
+    assert AutoTokenizer.from_pretrained(folder)("a test")["input_ids"] == tok("a test")["input_ids"]
+    return reloaded
+
+
+def _mlm_pair(tok, seed=0):
+    hf = _hf_model(seed, vocab_size=len(tok))
+    return hf, BertMLM.from_hf(hf)
+
+
+def test_bertmlm_course_model_roundtrip_keeps_the_tie(real_tokenizer, tmp_path):
+    tok = real_tokenizer
+    hf, ours = _mlm_pair(tok)
+    assert isinstance(ours, CourseModel) and BertMLM.hf_class is BertForMaskedLM
+    inputs = dict(tok(["the fire crews have been called.", "rain has fallen in some parts"], padding=True,
+                      return_tensors="pt"))
+    reloaded = check_course_model(ours, hf, inputs, lambda out: out.logits, tmp_path, tok)
+    emb = reloaded.bert.embeddings.word_embeddings.weight
+    assert reloaded.head.decoder.weight is emb and sum(p is emb for p in reloaded.parameters()) == 1
+    assert isinstance(reloaded.head, MLMHead) and reloaded.only_masked is False
+    back = ours.to_hf()
+    assert back.cls.predictions.decoder.weight is back.bert.embeddings.word_embeddings.weight
+
+
+def test_fill_mask_pipeline_agrees_with_the_course_model(real_tokenizer, tmp_path):
+    """pipeline("fill-mask") on to_hf() + tokenizer, and on a folder written by to_hf().save_pretrained, gives the
+    course model's top tokens at [MASK]. (The course model's own folder keeps the course key names head.*, which
+    the pipeline's BertForMaskedLM does not read: use to_hf() for transformers' tools.)"""
+    tok = real_tokenizer
+    _, ours = _mlm_pair(tok, seed=3)
+    ours.eval()
+    text = f"the fire {tok.mask_token} have been called to a new fire near sydney."
+    enc = tok(text, return_tensors="pt")
+    pos = int((enc["input_ids"][0] == tok.mask_token_id).nonzero()[0, 0])
+    with torch.no_grad():
+        want = ours(**enc).logits[0, pos].topk(5).indices.tolist()
+    hf = ours.to_hf().eval()
+    got = [r["token"] for r in pipeline("fill-mask", model=hf, tokenizer=tok)(text, top_k=5)]
+    assert got[0] == want[0] and got == want
+    hf.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    from_folder = [r["token"] for r in pipeline("fill-mask", model=str(tmp_path))(text, top_k=5)]
+    assert from_folder == want
+
+
+def test_an_untied_config_is_rejected():
+    with pytest.raises(ValueError, match="tie_word_embeddings"):
+        BertMLM(tiny_bert_config(tie_word_embeddings=False))
+
+
+def test_from_pretrained_with_a_plugged_in_head(tmp_path):
+    """head_cls is not in the config: from_pretrained rebuilds the reference head, or the one passed again."""
+    class OtherHead(MLMHead):
+        pass
+
+    ours = BertMLM.from_hf(_hf_model(4), head_cls=OtherHead).eval()
+    ours.save_pretrained(tmp_path)
+    assert type(BertMLM.from_pretrained(tmp_path).head) is MLMHead
+    again = BertMLM.from_pretrained(tmp_path, head_cls=OtherHead).eval()
+    assert type(again.head) is OtherHead and again.head.decoder.weight is again.bert.embeddings.word_embeddings.weight
+    ids, attn, _ = _batch(4)
+    with torch.no_grad():
+        want = ours(input_ids=ids, attention_mask=attn).logits
+        assert torch.equal(again(input_ids=ids, attention_mask=attn).logits, want)

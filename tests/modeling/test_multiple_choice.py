@@ -1,4 +1,5 @@
-"""Tests of mtbert_ref.modeling.multiple_choice (notebook 04): equal to BertForMultipleChoice, weight mapping."""
+"""Tests of mtbert_ref.modeling.multiple_choice (notebook 04): equal to BertForMultipleChoice, weight mapping;
+BertMultipleChoiceModel as a CourseModel (from_hf, to_hf, save_pretrained / from_pretrained, tokenizer and card)."""
 from __future__ import annotations
 
 import pytest
@@ -6,15 +7,16 @@ import torch
 import torch.nn.functional as F
 from transformers import BertForMultipleChoice, BertModel
 
-from mtbert_ref.backbone import tiny_bert_config
+from mtbert_ref.backbone import load_tokenizer, tiny_bert_config
 from mtbert_ref.grading.core import fresh_copy
+from mtbert_ref.modeling.base import CourseModel
 from mtbert_ref.modeling.multiple_choice import (
     HF_RULES,
     BertMultipleChoiceModel,
-    load_hf_multiple_choice,
     multiple_choice_logits,
 )
 from mtbert_ref.modeling.weights import rename_keys
+from modeling.test_mlm import check_course_model  # noqa: E402  (the checks every course model passes)
 
 
 # --------------------------------------------------------------------------------------------- HF equivalence
@@ -22,7 +24,7 @@ def _pair(seed=0, dropout=0.0):
     torch.manual_seed(seed)
     cfg = tiny_bert_config(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     hf = BertForMultipleChoice(cfg).eval()
-    ours = load_hf_multiple_choice(BertMultipleChoiceModel.from_config(cfg), hf).eval()
+    ours = BertMultipleChoiceModel.from_hf(hf).eval()
     g = torch.Generator().manual_seed(seed + 1)
     ids = torch.randint(1, 99, (3, 4, 10), generator=g)
     mask = torch.ones_like(ids)
@@ -97,5 +99,31 @@ def test_passed_in_encoder_weights_are_kept():
     torch.manual_seed(0)
     enc = BertModel(tiny_bert_config(), add_pooling_layer=True)
     before = {k: v.clone() for k, v in enc.state_dict().items()}
-    model = BertMultipleChoiceModel(enc)
+    model = BertMultipleChoiceModel.from_encoder(enc)
     assert all(torch.equal(v, model.bert.state_dict()[k]) for k, v in before.items())
+
+
+# --------------------------------------------------------------------------------------------- CourseModel
+def test_course_model_roundtrip_with_tokenizer(tmp_path):
+    """from_hf / to_hf / save_pretrained → from_pretrained (check_course_model); logits_fn is not in the config, so
+    the reloaded model uses the reference function unless it is passed again."""
+    tok = load_tokenizer()
+    torch.manual_seed(3)
+    hf = BertForMultipleChoice(tiny_bert_config(vocab_size=len(tok)))
+    student = fresh_copy(multiple_choice_logits)
+    ours = BertMultipleChoiceModel.from_hf(hf, logits_fn=student)
+    assert isinstance(ours, CourseModel) and BertMultipleChoiceModel.hf_class is BertForMultipleChoice
+    assert ours.logits_fn is student
+    enc = tok(["Which animal barks?"] * 3, ["a dog", "a cat", "a fish"], padding=True, return_tensors="pt")
+    inputs = {k: v.unsqueeze(0) for k, v in enc.items()}             # (1 question, 3 choices, length)
+    reloaded = check_course_model(ours, hf, inputs, lambda out: out.logits, tmp_path, tok)
+    assert reloaded.logits_fn is multiple_choice_logits
+    again = BertMultipleChoiceModel.from_pretrained(tmp_path, logits_fn=student).eval()
+    assert again.logits_fn is student
+    with torch.no_grad():
+        assert torch.equal(again(**inputs).logits, reloaded(**inputs).logits)
+
+
+def test_from_encoder_without_pooler_is_rejected():
+    with pytest.raises(ValueError, match="pooler"):
+        BertMultipleChoiceModel.from_encoder(BertModel(tiny_bert_config(), add_pooling_layer=False))

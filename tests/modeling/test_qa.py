@@ -1,14 +1,17 @@
-"""Tests of mtbert_ref.modeling.qa (notebook 03): equivalence with BertForQuestionAnswering, the loss, decoding."""
+"""Tests of mtbert_ref.modeling.qa (notebook 03): equivalence with BertForQuestionAnswering, the loss, decoding;
+QAModel as a CourseModel (from_hf, to_hf, save_pretrained / from_pretrained, the question-answering pipeline)."""
 import math
 
 import pytest
 import torch
-from transformers import BertForQuestionAnswering
+from transformers import BertForQuestionAnswering, BertModel
 
 from mtbert_ref.backbone import load_tokenizer, tiny_bert_config
 from mtbert_ref.lessons.qa import prepare_features
 from mtbert_ref.modeling import qa
+from mtbert_ref.modeling.base import CourseModel
 from lessons.test_qa import ex  # noqa: E402  (tests/lessons helper)
+from modeling.test_mlm import check_course_model  # noqa: E402  (the checks every course model passes)
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +84,41 @@ def test_decode_spans_uses_all_windows(tok):
         if st:
             s[w, st], e[w, en] = 3.0, 3.0
     assert qa.decode_spans(s, e, f, examples)["x"]["text"] == "Zanzibar"
+
+
+# ------------------------------------------------------------------------------------------------ CourseModel
+def test_qa_model_course_model_roundtrip_and_answers_from_to_hf(tok, tmp_path):
+    """from_hf / to_hf / save_pretrained → from_pretrained (check_course_model), the reference head after a reload,
+    and to_hf() + the tokenizer answering with a span of the context.
+
+    transformers 5 removed the "question-answering" pipeline (``pipeline`` raises KeyError: "has been removed"),
+    so the pipeline's steps are done by hand: the course's windows (prepare_features) → the transformers model's
+    start/end logits → the course's span decoding.
+    """
+    torch.manual_seed(2)
+    hf = BertForQuestionAnswering(tiny_bert_config(vocab_size=len(tok)))
+    ours = qa.QAModel.from_hf(hf)
+    assert isinstance(ours, CourseModel) and qa.QAModel.hf_class is BertForQuestionAnswering
+    inputs = dict(tok(["Where is the answer?"], ["The answer is in Zanzibar, near the coast."], return_tensors="pt"))
+    reloaded = check_course_model(ours, hf, inputs, lambda out: torch.stack([out.start_logits, out.end_logits]),
+                                  tmp_path, tok)
+    assert isinstance(reloaded.head, qa.QAHead)
+    context = "The course was written in Zanzibar in 2026 by a small team of teachers."
+    examples = [ex(context, "Where was the course written?", "Zanzibar")]
+    f = prepare_features(examples, tok, 64, 16)
+    converted = ours.to_hf().eval()
+    with torch.no_grad():
+        out = converted(input_ids=torch.tensor(f["input_ids"]), attention_mask=torch.tensor(f["attention_mask"]),
+                        token_type_ids=torch.tensor(f["token_type_ids"]))
+    answer = qa.decode_spans(out.start_logits, out.end_logits, f, examples)["x"]["text"]
+    assert isinstance(answer, str) and answer.strip() and answer in context
+
+
+def test_qa_model_from_encoder_keeps_the_plugged_in_head():
+    torch.manual_seed(0)
+    enc = BertModel(tiny_bert_config(), add_pooling_layer=False)
+    head = qa.QAHead(enc.config.hidden_size)
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    model = qa.QAModel.from_encoder(enc, head=head)
+    assert model.bert is enc and model.head is head
+    assert all(torch.equal(v, head.state_dict()[k]) for k, v in before.items())
