@@ -102,9 +102,7 @@ class BertCausalLM(CourseModel):
             config.is_decoder = False  # the causal mask is all that makes it a decoder
         super().__init__(config if encoder is None else encoder.config, encoder=encoder)
         self.head = mlm.MLMHead(self.config, self.bert.embeddings.word_embeddings)
-        if self.bert.embeddings.word_embeddings.weight.device.type != "meta":
-            self.head.apply(lambda m: setattr(m, "_is_hf_initialized", True))   # the head keeps its own init
-        self.post_init()
+        self.finish_init()   # the encoder and the head keep their own init
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, causal: bool = True,
                 **_ignored) -> CausalLMOutput:
@@ -117,10 +115,8 @@ class BertCausalLM(CourseModel):
         loss = causal_lm_loss(logits, labels) if labels is not None else None
         return CausalLMOutput(loss=loss, logits=logits)
 
-    def to_hf(self) -> BertLMHeadModel:
-        """The same weights in a ``BertLMHeadModel``, whose config says ``is_decoder=True`` (its own causal mask)."""
-        self.config.is_decoder = True        # only read while the transformers model is built from a copy
-        try:
-            return super().to_hf()
-        finally:
-            self.config.is_decoder = False
+    def hf_config(self):
+        """``BertLMHeadModel``'s config says ``is_decoder=True`` (it builds its own causal mask)."""
+        config = super().hf_config()
+        config.is_decoder = True
+        return config

@@ -99,10 +99,8 @@ class BertSequenceClassifier(CourseModel):
         self.loss_fn = loss_fn or classification_loss
         self.register_buffer("class_weights", None if class_weights is None else torch.as_tensor(class_weights).float(),
                              persistent=False)
-        if encoder is not None:   # a given (pretrained) encoder keeps its weights through post_init
-            for module in encoder.modules():
-                module._is_hf_initialized = True
-        self.post_init()   # initialises the new head (_init_weights) and sets what from_pretrained needs
+        # a given (pretrained) encoder keeps its weights; the new head is initialised by _init_weights
+        self.finish_init(keep=(encoder,) if encoder is not None else ())
 
     @torch.no_grad()
     def _init_weights(self, module):

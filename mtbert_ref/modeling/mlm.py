@@ -184,9 +184,7 @@ class BertMLM(CourseModel):
         super().__init__(config, encoder)
         self.head = head_cls(config, self.bert.embeddings.word_embeddings)
         self.only_masked = only_masked
-        if self.bert.embeddings.word_embeddings.weight.device.type != "meta":
-            self.head.apply(lambda m: setattr(m, "_is_hf_initialized", True))   # the head keeps its own init
-        self.post_init()
+        self.finish_init()   # the encoder and the head keep their own init
 
     @classmethod
     def from_encoder(cls, encoder: BertModel, head_cls: type[nn.Module] = MLMHead, **kwargs) -> "BertMLM":

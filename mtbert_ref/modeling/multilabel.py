@@ -107,7 +107,7 @@ class BertMultiLabelClassifier(CourseModel):
         self.dropout = nn.Dropout(p)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.register_buffer("pos_weight", self._pos_weight_from_config(), persistent=False)
-        self.post_init()          # transformers' init of the new head (new_head_init, below); the encoder is kept
+        self.finish_init(keep=())   # transformers' init of the new head (new_head_init, below); the encoder is kept
 
     def _pos_weight_from_config(self) -> torch.Tensor | None:
         pw = getattr(self.config, "pos_weight", None)

@@ -111,8 +111,7 @@ class BertMultipleChoiceModel(CourseModel):
         self.head = MultipleChoiceHead(config.hidden_size, dropout_prob)
         if self.bert.embeddings.word_embeddings.weight.device.type != "meta":
             new_head_init(self.head, config)                    # transformers' init of a new head, kept
-            self.head.apply(lambda m: setattr(m, "_is_hf_initialized", True))
-        self.post_init()
+        self.finish_init()
         self.logits_fn = logits_fn or multiple_choice_logits
 
     @classmethod

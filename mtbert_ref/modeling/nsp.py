@@ -71,9 +71,7 @@ class BertForNSP(CourseModel):
             raise ValueError("give a BertConfig or a BertModel encoder")
         super().__init__(config if config is not None else encoder.config, encoder=encoder)
         self.head = head_cls(self.config)
-        if self.bert.embeddings.word_embeddings.weight.device.type != "meta":
-            self.head.apply(lambda m: setattr(m, "_is_hf_initialized", True))   # the head keeps its own init
-        self.post_init()
+        self.finish_init()   # the encoder and the head keep their own init
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None,
                 **_ignored) -> NextSentencePredictorOutput:

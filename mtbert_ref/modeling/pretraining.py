@@ -84,10 +84,7 @@ class BertForPretrainingRef(CourseModel):
         super().__init__(config if config is not None else encoder.config, encoder=encoder)
         self.head = mlm.MLMHead(self.config, self.bert.embeddings.word_embeddings)
         self.nsp = NSPHead(self.config)
-        if self.bert.embeddings.word_embeddings.weight.device.type != "meta":
-            for head in (self.head, self.nsp):      # the heads keep their own init
-                head.apply(lambda m: setattr(m, "_is_hf_initialized", True))
-        self.post_init()
+        self.finish_init()   # the encoder and both heads keep their own init
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, next_sentence_label=None,
                 **_ignored) -> PretrainingOutput:

@@ -93,9 +93,7 @@ class QAModel(CourseModel):
     def __init__(self, config: BertConfig, encoder: BertModel | None = None, head: nn.Module | None = None):
         super().__init__(config, encoder)
         self.head = head if head is not None else QAHead(config.hidden_size)
-        if self.bert.embeddings.word_embeddings.weight.device.type != "meta":
-            self.head.apply(lambda m: setattr(m, "_is_hf_initialized", True))   # the head keeps its own init
-        self.post_init()
+        self.finish_init()   # the encoder and the head keep their own init
 
     @classmethod
     def from_encoder(cls, encoder: BertModel, head: nn.Module | None = None) -> "QAModel":

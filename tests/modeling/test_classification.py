@@ -7,6 +7,7 @@ import copy
 
 import pytest
 import torch
+from torch import nn
 import torch.nn.functional as F
 import transformers
 from transformers import BertForSequenceClassification, BertModel
@@ -293,3 +294,34 @@ def test_pipeline_returns_the_label_names_with_the_course_models_argmax(tokenize
     classify = transformers.pipeline("text-classification", model=model.to_hf(), tokenizer=tokenizer, device="cpu")
     got = classify(SENTENCES)
     assert [r["label"] for r in got] == [TWEET_NAMES[i] for i in want]
+
+
+def test_pipeline_on_the_saved_folder_uses_the_trained_head(tokenizer, tmp_path):
+    """The course model's saved folder is a BertForSequenceClassification checkpoint: the pipeline reads its head
+    (not a random one) and its label names; a head transformers cannot hold is saved in the course layout."""
+    model = _course_model(tokenizer, labels=TWEET_NAMES, seed=1).eval()
+    with torch.no_grad():
+        want = model(**_encode(tokenizer)).logits
+    model.save_pretrained(tmp_path, tokenizer=tokenizer)
+    classify = transformers.pipeline("text-classification", model=str(tmp_path), device="cpu", top_k=None)
+    for scores, row in zip(classify(SENTENCES), want.softmax(-1)):
+        by_label = {r["label"]: r["score"] for r in scores}
+        assert [by_label[n] for n in TWEET_NAMES] == pytest.approx(row.tolist(), abs=1e-5)
+    config = transformers.AutoConfig.from_pretrained(tmp_path)
+    assert config.architectures == ["BertForSequenceClassification"] and config.mtbert_class == "BertSequenceClassifier"
+
+    class TwoLayerHead(nn.Module):
+        def __init__(self, hidden, n):
+            super().__init__()
+            self.proj, self.out = nn.Linear(hidden, hidden), nn.Linear(hidden, n)
+
+        def forward(self, pooled):
+            return self.out(torch.tanh(self.proj(pooled)))
+
+    own = BertSequenceClassifier.from_config(model.config, head=TwoLayerHead(model.config.hidden_size, 3)).eval()
+    own.save_pretrained(tmp_path / "own")
+    assert transformers.AutoConfig.from_pretrained(tmp_path / "own").architectures == ["BertSequenceClassifier"]
+    again = BertSequenceClassifier.from_pretrained(tmp_path / "own", head=TwoLayerHead(model.config.hidden_size, 3))
+    with torch.no_grad():
+        enc = _encode(tokenizer)
+        assert torch.equal(again.eval()(**enc).logits, own(**enc).logits)

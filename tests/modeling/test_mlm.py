@@ -252,9 +252,8 @@ def test_bertmlm_course_model_roundtrip_keeps_the_tie(real_tokenizer, tmp_path):
 
 
 def test_fill_mask_pipeline_agrees_with_the_course_model(real_tokenizer, tmp_path):
-    """pipeline("fill-mask") on to_hf() + tokenizer, and on a folder written by to_hf().save_pretrained, gives the
-    course model's top tokens at [MASK]. (The course model's own folder keeps the course key names head.*, which
-    the pipeline's BertForMaskedLM does not read: use to_hf() for transformers' tools.)"""
+    """pipeline("fill-mask") on to_hf() + tokenizer, on a folder written by to_hf().save_pretrained, and on the
+    course model's own saved folder (a BertForMaskedLM checkpoint) gives the course model's top tokens at [MASK]."""
     tok = real_tokenizer
     _, ours = _mlm_pair(tok, seed=3)
     ours.eval()
@@ -270,6 +269,22 @@ def test_fill_mask_pipeline_agrees_with_the_course_model(real_tokenizer, tmp_pat
     tok.save_pretrained(tmp_path)
     from_folder = [r["token"] for r in pipeline("fill-mask", model=str(tmp_path))(text, top_k=5)]
     assert from_folder == want
+    ours.save_pretrained(tmp_path / "course", tokenizer=tok)
+    from_course = [r["token"] for r in pipeline("fill-mask", model=str(tmp_path / "course"))(text, top_k=5)]
+    assert from_course == want
+
+
+def test_from_pretrained_reads_a_transformers_checkpoint(tmp_path):
+    """A BertForMaskedLM folder (what a hub name such as bert-base-uncased gives) loads into BertMLM with its MLM
+    head, not a random one: the logits equal the transformers model's."""
+    hf = _hf_model(5).eval()
+    hf.save_pretrained(tmp_path)
+    ours = BertMLM.from_pretrained(tmp_path)
+    assert not ours.training and ours.head.decoder.weight is ours.bert.embeddings.word_embeddings.weight
+    ids, attn, _ = _batch(5)
+    with torch.no_grad():
+        assert (ours(input_ids=ids, attention_mask=attn).logits - hf(input_ids=ids, attention_mask=attn).logits
+                ).abs().max().item() <= 1e-5
 
 
 def test_an_untied_config_is_rejected():
