@@ -67,7 +67,11 @@ class CourseModel(SavesTokenizerAndCard, BertPreTrainedModel):
     hf_may_miss: tuple = ()
     add_pooling_layer: bool = True
 
-    def __init__(self, config: BertConfig, encoder: BertModel | None = None):
+    def __init__(self, config: BertConfig | None = None, encoder: BertModel | None = None):
+        if config is None:
+            if encoder is None:
+                raise ValueError(f"{type(self).__name__} needs a BertConfig or a BertModel encoder")
+            config = encoder.config
         super().__init__(config)
         self.bert = encoder if encoder is not None else BertModel(config, add_pooling_layer=self.add_pooling_layer)
         if self.add_pooling_layer and getattr(self.bert, "pooler", None) is None:

@@ -95,12 +95,10 @@ class BertCausalLM(CourseModel):
     hf_may_miss = mlm.BertMLM.hf_may_miss
 
     def __init__(self, config: BertConfig | None = None, encoder: BertModel | None = None):
-        if config is None and encoder is None:
-            raise ValueError("give a BertConfig or a BertModel encoder")
-        if encoder is None:
+        if encoder is None and config is not None:
             config = BertConfig.from_dict(config.to_dict())
             config.is_decoder = False  # the causal mask is all that makes it a decoder
-        super().__init__(config if encoder is None else encoder.config, encoder=encoder)
+        super().__init__(config if encoder is None else None, encoder=encoder)
         self.head = mlm.MLMHead(self.config, self.bert.embeddings.word_embeddings)
         self.finish_init()   # the encoder and the head keep their own init
 

@@ -67,9 +67,7 @@ class BertForNSP(CourseModel):
 
     def __init__(self, config: BertConfig | None = None, encoder: BertModel | None = None,
                  head_cls: type[nn.Module] = NSPHead):
-        if config is None and encoder is None:
-            raise ValueError("give a BertConfig or a BertModel encoder")
-        super().__init__(config if config is not None else encoder.config, encoder=encoder)
+        super().__init__(config, encoder=encoder)
         self.head = head_cls(self.config)
         self.finish_init()   # the encoder and the head keep their own init
 

@@ -79,9 +79,7 @@ class BertForPretrainingRef(CourseModel):
     hf_may_miss = mlm.BertMLM.hf_may_miss
 
     def __init__(self, config: BertConfig | None = None, encoder: BertModel | None = None):
-        if config is None and encoder is None:
-            raise ValueError("give a BertConfig or a BertModel encoder")
-        super().__init__(config if config is not None else encoder.config, encoder=encoder)
+        super().__init__(config, encoder=encoder)
         self.head = mlm.MLMHead(self.config, self.bert.embeddings.word_embeddings)
         self.nsp = NSPHead(self.config)
         self.finish_init()   # the encoder and both heads keep their own init
