@@ -122,11 +122,11 @@ def _alternate(fns: dict, rounds: int) -> dict[str, list[float]]:
 
 
 def fig_multitask(rows: list, steps: int = 8, batch_size: int = 32, rounds: int = 5):
-    from mtbert_ref.modeling.multitask import MultiTaskModel
+    from mtbert_ref.modeling.multitask import MtBertForMultiTask
     from mtbert_ref.lessons.speed import pad_batch
     tasks = {"A": list("abcd"), "B": list("efgh"), "C": list("ijkl"), "D": list("mnop")}
-    multi = MultiTaskModel.from_encoder(None, tasks, with_tokenizer=False, device=DEVICE).eval()
-    singles = [MultiTaskModel.from_encoder(None, {k: v}, with_tokenizer=False, device=DEVICE).eval()
+    multi = MtBertForMultiTask.from_encoder(None, tasks, with_tokenizer=False, device=DEVICE).eval()
+    singles = [MtBertForMultiTask.from_encoder(None, {k: v}, with_tokenizer=False, device=DEVICE).eval()
                for k, v in tasks.items()]
     from mtbert_ref import load_tokenizer
     enc = _batches(load_tokenizer(), n=steps * batch_size)

@@ -23,7 +23,7 @@ from ..backbone import tiny_bert_config
 from ..device import seed_everything
 from ..lessons.nsp import make_nsp_pairs
 from ..modeling.causal_lm import causal_attention_mask, shift_labels
-from ..modeling.nsp import IS_NEXT, BertForNSP, NSPHead
+from ..modeling.nsp import IS_NEXT, MtBertForNextSentencePrediction, NSPHead
 from ..modeling.pretraining import pretraining_loss
 from .core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
 
@@ -87,7 +87,7 @@ def check_nsp_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
         with torch.no_grad():
             hf.cls.seq_relationship.weight.normal_()
             hf.cls.seq_relationship.bias.normal_()
-        model = BertForNSP.from_hf(hf).eval()
+        model = MtBertForNextSentencePrediction.from_hf(hf).eval()
         model.head = _build_student_head(student_cls, cfg).to(device)
         model.head.load_state_dict({k[len("cls."):]: v for k, v in hf.state_dict().items() if k.startswith("cls.")})
         g = torch.Generator().manual_seed(3)

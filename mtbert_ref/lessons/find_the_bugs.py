@@ -3,7 +3,8 @@
 * :data:`BUGGY_TAGGER_SOURCE` — the source the notebook prints: a ``DebtagsTagger`` with seven bugs.
 * :class:`DebtagsTagger` — what it meant to be (the reference answer of exercise 3, checked by
   :func:`mtbert_ref.grading.multilabel.check_fixed_model`). Deliberately a plain ``nn.Module`` returning a dict,
-  as the student writes it; the course's full model is :class:`mtbert_ref.modeling.multilabel.BertMultiLabelClassifier`.
+  as the student writes it; the course's full model is
+  :class:`mtbert_ref.modeling.multilabel.MtBertForMultiLabelClassification`.
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ __all__ = ["fill_mask", "load_text_corpus", "chunk_documents", "MLMCollator", "m
 def fill_mask(text: str, model: nn.Module, tokenizer, top_k: int = 5, device=None) -> list[list[tuple[str, float]]]:
     """Top-``top_k`` predictions for every ``[MASK]`` in ``text``: one list of (token, probability) per mask.
 
-    ``model`` is a :class:`BertMLM` or a transformers ``BertForMaskedLM`` (anything returning ``.logits`` of shape
+    ``model`` is a :class:`MtBertForMaskedLM` or a transformers ``BertForMaskedLM`` (anything returning ``.logits`` of shape
     (1, seq, vocab)).
     """
     device = device if device is not None else next(model.parameters()).device

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..data import PaddingCollator
-from ..modeling.multitask import IGNORE, MultiTaskModel, TaskSpec
+from ..modeling.multitask import IGNORE, MtBertForMultiTask, TaskSpec
 from ..modeling.tasks import pack_row, unpack_labels
 
 __all__ = ["TaskSampler", "MultiTaskLoader", "MultiTaskDataset", "MultiTaskCollator", "task_metrics", "MAIN_METRIC",
@@ -287,7 +287,7 @@ def _cat_labels(chunks: list, task: TaskSpec, sizes: list[int]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_tasks(model: MultiTaskModel, loader: Iterable, device="cpu", threshold: float = 0.5,
+def evaluate_tasks(model: MtBertForMultiTask, loader: Iterable, device="cpu", threshold: float = 0.5,
                    tasks: Sequence[TaskSpec] | None = None) -> dict[str, dict]:
     """Run ``model`` over ``loader`` (batches from :class:`MultiTaskCollator`, or dicts with ``features``) and
     return ``{task: task_metrics(...)}``."""

@@ -21,7 +21,7 @@ removes the right-hand context the model relies on, so without causal training t
 — and the embedded MiniLM has no trained MLM head at all, so its first predictions are noise.
 
 Reference implementations: :func:`causal_attention_mask`, :func:`shift_labels`, :func:`causal_lm_labels`,
-:func:`causal_lm_loss`, :class:`BertCausalLM`. Greedy decoding for the demos: :mod:`mtbert_ref.lessons.causal_lm`.
+:func:`causal_lm_loss`, :class:`MtBertForCausalLM`. Greedy decoding for the demos: :mod:`mtbert_ref.lessons.causal_lm`.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from . import mlm
 from .base import CourseModel
 from .losses import IGNORE_INDEX
 
-__all__ = ["causal_attention_mask", "shift_labels", "causal_lm_labels", "causal_lm_loss", "BertCausalLM"]
+__all__ = ["causal_attention_mask", "shift_labels", "causal_lm_labels", "causal_lm_loss", "MtBertForCausalLM"]
 
 
 def causal_attention_mask(attention_mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -76,12 +76,12 @@ def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
                            ignore_index=IGNORE_INDEX)
 
 
-class BertCausalLM(CourseModel):
+class MtBertForCausalLM(CourseModel):
     """Our ``BertLMHeadModel``: a BERT *encoder* made causal only by the mask it is given, plus the MLM head.
 
     ``self.bert`` runs with ``is_decoder=False`` (:func:`causal_attention_mask` is all that makes it a decoder);
-    ``self.head`` is :class:`~mtbert_ref.modeling.mlm.MLMHead`. ``BertCausalLM(config)`` builds random weights,
-    ``BertCausalLM(encoder=bert)`` reuses an encoder, ``from_hf`` converts a ``BertLMHeadModel`` and ``to_hf`` gives
+    ``self.head`` is :class:`~mtbert_ref.modeling.mlm.MLMHead`. ``MtBertForCausalLM(config)`` builds random weights,
+    ``MtBertForCausalLM(encoder=bert)`` reuses an encoder, ``from_hf`` converts a ``BertLMHeadModel`` and ``to_hf`` gives
     one back (with ``is_decoder=True``). ``forward(input_ids, attention_mask, labels=None)`` returns a
     ``CausalLMOutput`` with ``logits`` (batch, seq, vocab) and, with ``labels``, ``loss`` (:func:`causal_lm_loss`).
     ``causal=False`` runs the same model with the ordinary bidirectional padding mask — to show what the mask changes.
@@ -91,8 +91,8 @@ class BertCausalLM(CourseModel):
     hf_rules = mlm.HF_RULES
     hf_skip = mlm.HF_SKIP
     add_pooling_layer = False
-    _tied_weights_keys = mlm.BertMLM._tied_weights_keys     # the decoder is the word-embedding matrix
-    hf_may_miss = mlm.BertMLM.hf_may_miss
+    _tied_weights_keys = mlm.MtBertForMaskedLM._tied_weights_keys     # the decoder is the word-embedding matrix
+    hf_may_miss = mlm.MtBertForMaskedLM.hf_may_miss
 
     def __init__(self, config: BertConfig | None = None, encoder: BertModel | None = None):
         if encoder is None and config is not None:

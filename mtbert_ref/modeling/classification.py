@@ -15,7 +15,7 @@ An explicit ``problem_type`` always wins over the inference.
 * :class:`ClassificationHead` — dropout + ``nn.Linear(hidden, num_labels)`` on the pooled output (exercise 1).
 * :func:`classification_loss` — the loss for each problem type, class weights (exercise 2); the problem-type switch
   is the package's one copy, :func:`mtbert_ref.modeling.losses.problem_type_loss`.
-* :class:`BertSequenceClassifier` — encoder + head + loss as a :class:`~mtbert_ref.modeling.base.CourseModel`
+* :class:`MtBertForSequenceClassification` — encoder + head + loss as a :class:`~mtbert_ref.modeling.base.CourseModel`
   mirroring ``BertForSequenceClassification`` (``from_hf`` / ``to_hf`` with equal logits, ``save_pretrained`` with
   the tokenizer and a model card naming the labels).
 
@@ -36,7 +36,7 @@ from .base import CourseModel
 from .init import new_head_init
 from .losses import problem_type_loss
 
-__all__ = ["ClassificationHead", "classification_loss", "BertSequenceClassifier"]
+__all__ = ["ClassificationHead", "classification_loss", "MtBertForSequenceClassification"]
 
 
 # --------------------------------------------------------------------------------------------- the head
@@ -72,7 +72,7 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type
 
 
 # --------------------------------------------------------------------------------------------- the model
-class BertSequenceClassifier(CourseModel):
+class MtBertForSequenceClassification(CourseModel):
     """Encoder + :class:`ClassificationHead` + :func:`classification_loss` — ``BertForSequenceClassification`` rebuilt.
 
     The config holds what transformers' config holds: ``num_labels``, ``id2label`` / ``label2id``, ``problem_type``
@@ -141,7 +141,7 @@ class BertSequenceClassifier(CourseModel):
     @classmethod
     def from_encoder(cls, encoder: BertModel, num_labels: int | None = None, problem_type: str | None = None,
                      labels: Sequence[str] | None = None, dropout_prob: float | None = None,
-                     **kwargs) -> "BertSequenceClassifier":
+                     **kwargs) -> "MtBertForSequenceClassification":
         """A classifier on ``encoder`` (a ``BertModel`` with its pooler; its weights are used, not copied) and a new
         head; ``kwargs``: ``head``, ``loss_fn``, ``class_weights``."""
         config = cls.classifier_config(encoder.config, num_labels, problem_type, labels, dropout_prob)
@@ -153,7 +153,7 @@ class BertSequenceClassifier(CourseModel):
     @classmethod
     def from_config(cls, config: BertConfig, num_labels: int | None = None, problem_type: str | None = None,
                     labels: Sequence[str] | None = None, dropout_prob: float | None = None,
-                    **kwargs) -> "BertSequenceClassifier":
+                    **kwargs) -> "MtBertForSequenceClassification":
         """A randomly initialised classifier (``num_labels`` from the config unless given)."""
         config = cls.classifier_config(config, num_labels, problem_type, labels, dropout_prob)
         return cls(config, **kwargs)

@@ -2,7 +2,7 @@
 
 * :class:`MLMTransform`, :class:`MLMHead` — the head (decoder tied to the word embeddings);
 * :func:`mask_tokens` — BERT's 15% / 80-10-10 corruption; :func:`mlm_loss` — cross-entropy over labelled positions;
-* :class:`BertMLM` — ``BertModel`` (no pooler) + :class:`MLMHead`, a :class:`~.base.CourseModel` mirroring
+* :class:`MtBertForMaskedLM` — ``BertModel`` (no pooler) + :class:`MLMHead`, a :class:`~.base.CourseModel` mirroring
   transformers' ``BertForMaskedLM`` (``from_hf`` / ``to_hf`` through :data:`HF_RULES`, ``save_pretrained`` /
   ``from_pretrained`` with the decoder still tied).
 """
@@ -18,7 +18,7 @@ from transformers.modeling_outputs import MaskedLMOutput
 from .base import CourseModel
 from .losses import IGNORE_INDEX
 
-__all__ = ["IGNORE_INDEX", "MLMTransform", "MLMHead", "mask_tokens", "mlm_loss", "BertMLM", "HF_RULES", "HF_SKIP"]
+__all__ = ["IGNORE_INDEX", "MLMTransform", "MLMHead", "mask_tokens", "mlm_loss", "MtBertForMaskedLM", "HF_RULES", "HF_SKIP"]
 
 
 # ============================================================================================== references
@@ -146,20 +146,20 @@ def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- the model
-# transformers' ``BertForMaskedLM`` → :class:`BertMLM` (see :mod:`.weights`): ``bert.*`` stays ``bert.*``,
+# transformers' ``BertForMaskedLM`` → :class:`MtBertForMaskedLM` (see :mod:`.weights`): ``bert.*`` stays ``bert.*``,
 # ``cls.predictions.*`` → ``head.*`` (``transform.*``, ``decoder.weight`` = the tied embedding, ``bias``).
 # ``cls.predictions.decoder.bias`` is transformers' alias of that bias; a pooler and an NSP classifier (present in a
-# ``BertForPreTraining`` checkpoint) are not needed. The tie itself is declared once, as :class:`BertMLM`'s
+# ``BertForPreTraining`` checkpoint) are not needed. The tie itself is declared once, as :class:`MtBertForMaskedLM`'s
 # ``_tied_weights_keys`` (transformers ties it on construction, in ``from_pretrained`` and in ``tie_weights``);
 # ``head.decoder`` may stay unloaded because of it.
 HF_RULES = (("bert.", "bert."), ("cls.predictions.", "head."))
 HF_SKIP = ("bert.pooler.", "cls.predictions.decoder.bias", "cls.seq_relationship.")
 
 
-class BertMLM(CourseModel):
+class MtBertForMaskedLM(CourseModel):
     """A BERT encoder (``BertModel`` without pooler) with an MLM head on top — ``BertForMaskedLM`` rebuilt.
 
-    ``BertMLM(config)`` builds random weights; :meth:`from_encoder` puts a head on an existing encoder (the weights
+    ``MtBertForMaskedLM(config)`` builds random weights; :meth:`from_encoder` puts a head on an existing encoder (the weights
     are shared, not copied); :meth:`from_hf` converts a transformers ``BertForMaskedLM`` and :meth:`to_hf` goes
     back; ``save_pretrained`` / ``from_pretrained`` keep the tie. ``head_cls`` lets the notebook plug in the
     student's own head class (same constructor as :class:`MLMHead`); it and ``only_masked`` are not part of the
@@ -180,14 +180,14 @@ class BertMLM(CourseModel):
     def __init__(self, config: BertConfig, encoder: BertModel | None = None, head_cls: type[nn.Module] = MLMHead,
                  only_masked: bool = False):
         if not getattr(config, "tie_word_embeddings", True):
-            raise ValueError("BertMLM's decoder is the word-embedding matrix: the config needs tie_word_embeddings=True")
+            raise ValueError("MtBertForMaskedLM's decoder is the word-embedding matrix: the config needs tie_word_embeddings=True")
         super().__init__(config, encoder)
         self.head = head_cls(config, self.bert.embeddings.word_embeddings)
         self.only_masked = only_masked
         self.finish_init()   # the encoder and the head keep their own init
 
     @classmethod
-    def from_encoder(cls, encoder: BertModel, head_cls: type[nn.Module] = MLMHead, **kwargs) -> "BertMLM":
+    def from_encoder(cls, encoder: BertModel, head_cls: type[nn.Module] = MLMHead, **kwargs) -> "MtBertForMaskedLM":
         model = cls(encoder.config, encoder=encoder, head_cls=head_cls, **kwargs)
         return model.to(next(encoder.parameters()).device)
 

@@ -7,7 +7,7 @@ question: one logit per label, a sigmoid per logit, a binary cross-entropy per l
 
 Reference implementations:
 
-* :class:`BertMultiLabelClassifier` — encoder + pooler → dropout → one logit per label; BCE-with-logits loss with an
+* :class:`MtBertForMultiLabelClassification` — encoder + pooler → dropout → one logit per label; BCE-with-logits loss with an
   optional ``pos_weight``. A :class:`~mtbert_ref.modeling.base.CourseModel` mirroring transformers'
   ``BertForSequenceClassification`` with ``problem_type="multi_label_classification"`` (same parameter names,
   same logits and loss; ``from_hf`` / ``to_hf``; ``save_pretrained`` writes the tokenizer and a model card).
@@ -32,17 +32,17 @@ from .init import new_head_init, prior_bias
 from .losses import multi_label_loss, problem_type_loss
 from .pooling import pool
 
-__all__ = ["BertMultiLabelClassifier", "multilabel_loss", "predict_labels", "MULTILABEL_POOLINGS"]
+__all__ = ["MtBertForMultiLabelClassification", "multilabel_loss", "predict_labels", "MULTILABEL_POOLINGS"]
 
 PROBLEM_TYPE = "multi_label_classification"
 #: what the classifier reads: "cls" = the pooled [CLS] vector (transformers' choice), "mean" = the masked mean
 MULTILABEL_POOLINGS = {"cls": "pooler", "mean": "mean"}
 
 
-class BertMultiLabelClassifier(CourseModel):
+class MtBertForMultiLabelClassification(CourseModel):
     """BERT encoder + pooler, dropout, one linear logit per label; binary cross-entropy on the logits.
 
-    ``BertMultiLabelClassifier(encoder, num_labels=None, pos_weight=None, dropout=None, pooling="cls",
+    ``MtBertForMultiLabelClassification(encoder, num_labels=None, pos_weight=None, dropout=None, pooling="cls",
     labels=None)``:
 
     * ``encoder``: a ``BertModel`` with its pooler (e.g. ``load_encoder()``; its weights are kept) or a

@@ -18,7 +18,7 @@ Reference implementations:
 * :class:`MultipleChoiceHead` — dropout + ``nn.Linear(hidden, 1)`` (transformers' ``dropout`` and ``classifier``).
 * :func:`multiple_choice_logits` — the flatten → encode → pool → head → reshape pipeline above.
 * :func:`multiple_choice_loss` — cross-entropy over the choices.
-* :class:`BertMultipleChoiceModel` — encoder + head + loss, a :class:`~.base.CourseModel` equal to
+* :class:`MtBertForMultipleChoice` — encoder + head + loss, a :class:`~.base.CourseModel` equal to
   ``BertForMultipleChoice`` (``from_hf`` / ``to_hf`` map the state dict through :data:`HF_RULES`).
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ __all__ = [
     "MultipleChoiceHead",
     "multiple_choice_logits",
     "multiple_choice_loss",
-    "BertMultipleChoiceModel",
+    "MtBertForMultipleChoice",
     "HF_RULES",
 ]
 
@@ -88,10 +88,10 @@ def multiple_choice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     return F.cross_entropy(logits, labels.long())
 
 
-class BertMultipleChoiceModel(CourseModel):
+class MtBertForMultipleChoice(CourseModel):
     """Encoder + :class:`MultipleChoiceHead` + :func:`multiple_choice_loss` — ``BertForMultipleChoice`` rebuilt.
 
-    ``BertMultipleChoiceModel(config)`` (or :meth:`from_config`) builds random weights, :meth:`from_encoder` puts a
+    ``MtBertForMultipleChoice(config)`` (or :meth:`from_config`) builds random weights, :meth:`from_encoder` puts a
     new head on an existing encoder (with its pooler; shared, not copied), ``from_hf`` / ``to_hf`` convert from and
     to ``BertForMultipleChoice``. ``logits_fn`` (default :func:`multiple_choice_logits`) may be replaced by the
     student's function with the same signature; it is not part of the config, so ``from_pretrained`` uses the
@@ -115,11 +115,11 @@ class BertMultipleChoiceModel(CourseModel):
         self.logits_fn = logits_fn or multiple_choice_logits
 
     @classmethod
-    def from_config(cls, config: BertConfig, **kwargs) -> "BertMultipleChoiceModel":
+    def from_config(cls, config: BertConfig, **kwargs) -> "MtBertForMultipleChoice":
         return cls(config, **kwargs)
 
     @classmethod
-    def from_encoder(cls, encoder: BertModel, **kwargs) -> "BertMultipleChoiceModel":
+    def from_encoder(cls, encoder: BertModel, **kwargs) -> "MtBertForMultipleChoice":
         return cls(encoder.config, encoder=encoder, **kwargs).to(next(encoder.parameters()).device)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **_ignored):

@@ -9,7 +9,7 @@ The idea in one picture::
 Each task is declared by a :class:`TaskSpec` (name, kind, label names, loss weight). Four 4-way tasks are::
 
     tasks = {"A": list("abcd"), "B": list("efgh"), "C": list("ijkl"), "D": list("mnop")}
-    model = MultiTaskModel.from_encoder(None, tasks)        # the embedded MiniLM + four heads
+    model = MtBertForMultiTask.from_encoder(None, tasks)        # the embedded MiniLM + four heads
     model.predict(["a sentence"])                            # [{'A': 'c', 'B': 'e', 'C': 'l', 'D': 'm'}]
 
 Reference implementations (the graded exercises of the notebook):
@@ -18,7 +18,7 @@ Reference implementations (the graded exercises of the notebook):
 * :func:`multitask_loss` — one loss over all tasks where every example counts only for the tasks it is labelled
   for (multi-class missing = -100, multi-label missing entries = -100, regression missing = NaN), weighted per task.
 
-And the model around them: :class:`MultiTaskConfig` / :class:`MultiTaskModel` (a transformers
+And the model around them: :class:`MultiTaskConfig` / :class:`MtBertForMultiTask` (a transformers
 ``PreTrainedModel``: ``save_pretrained`` / ``from_pretrained``, ``Trainer``, registered with the Auto classes).
 The task spec and :func:`build_heads` live in :mod:`.tasks`; the data side (sampler, dataset, collator, metrics) in
 :mod:`mtbert_ref.lessons.multitask`.
@@ -41,7 +41,7 @@ from .pooling import POOLINGS, pool
 from .tasks import TASK_KINDS, TaskSpec, _spec_from_dict, build_heads, make_tasks, unpack_labels
 
 __all__ = ["TASK_KINDS", "IGNORE", "TaskSpec", "make_tasks", "build_heads", "multitask_loss", "MultiTaskConfig",
-           "MultiTaskOutput", "MultiTaskModel", "MtBertForMultiTask"]
+           "MultiTaskOutput", "MtBertForMultiTask"]
 
 IGNORE = IGNORE_INDEX
 
@@ -82,7 +82,7 @@ def multitask_loss(logits: Mapping[str, torch.Tensor], labels: Mapping[str, torc
 
 # ============================================================================================== the model
 class MultiTaskConfig(PreTrainedConfig):
-    """Configuration of :class:`MultiTaskModel`: the encoder's own config, the task spec, pooling.
+    """Configuration of :class:`MtBertForMultiTask`: the encoder's own config, the task spec, pooling.
 
     ``tasks`` is stored as a list of dicts ``{"name", "kind", "weight", "id2label", "label2id"}`` so that
     ``config.json`` says what every output means; :attr:`task_specs` gives them back as :class:`TaskSpec`.
@@ -134,7 +134,7 @@ class MultiTaskConfig(PreTrainedConfig):
 
 @dataclass
 class MultiTaskOutput(ModelOutput):
-    """What :class:`MultiTaskModel` returns.
+    """What :class:`MtBertForMultiTask` returns.
 
     loss: the weighted total (when labels were given); logits: ``{task: (batch, len(labels))}``;
     task_losses: ``{task: unweighted loss}`` for the tasks labelled in this batch; pooled: the shared
@@ -146,7 +146,7 @@ class MultiTaskOutput(ModelOutput):
     pooled: torch.Tensor | None = None
 
 
-class MultiTaskModel(SavesTokenizerAndCard, PreTrainedModel):
+class MtBertForMultiTask(SavesTokenizerAndCard, PreTrainedModel):
     """A shared encoder, a pooling step, optionally one shared layer, and one Linear head per task.
 
     ``model.heads[name]`` is the ``nn.Linear`` of task ``name`` (an ``nn.ModuleDict`` in task order); its label
@@ -186,7 +186,7 @@ class MultiTaskModel(SavesTokenizerAndCard, PreTrainedModel):
 
     @classmethod
     def from_encoder(cls, name=None, tasks=None, *, pooling: str = "mean", classifier_dropout: float = 0.1,
-                     shared_layer_size: int = 0, device=None, with_tokenizer: bool = True) -> "MultiTaskModel":
+                     shared_layer_size: int = 0, device=None, with_tokenizer: bool = True) -> "MtBertForMultiTask":
         """A multi-task model on the pretrained encoder ``name`` (None: $MTBERT_MODEL or the embedded MiniLM).
 
         The encoder weights are the pretrained ones; the heads (and the shared layer) start random. The tokenizer
@@ -401,9 +401,7 @@ def _apply_task_mask(labels: Mapping[str, torch.Tensor], task_mask: torch.Tensor
 
 try:  # AutoConfig / AutoModel know the model type (for AutoModel.from_pretrained on a saved folder)
     AutoConfig.register(MultiTaskConfig.model_type, MultiTaskConfig)
-    AutoModel.register(MultiTaskConfig, MultiTaskModel)
+    AutoModel.register(MultiTaskConfig, MtBertForMultiTask)
 except ValueError:  # already registered (module reloaded)
     pass
 
-
-MtBertForMultiTask = MultiTaskModel   # the transformers-style name (BertFor<X>)

@@ -8,7 +8,7 @@ another document (label 1, ``NotNext``)? The label convention is transformers'.
 
 * :class:`NSPHead` — pooled ``[CLS]`` vector → ``Linear(hidden, 2)`` (transformers' ``cls.seq_relationship``);
 * :func:`nsp_loss` — cross-entropy over the two classes, mean over the batch;
-* :class:`BertForNSP` — ``BertModel`` (with its pooler) + :class:`NSPHead`, a :class:`~.base.CourseModel` mirroring
+* :class:`MtBertForNextSentencePrediction` — ``BertModel`` (with its pooler) + :class:`NSPHead`, a :class:`~.base.CourseModel` mirroring
   ``BertForNextSentencePrediction`` through :data:`HF_RULES` (``from_hf`` / ``to_hf`` give the same logits and loss).
 
 The sentence pairs themselves (:func:`mtbert_ref.lessons.nsp.make_nsp_pairs`) live in :mod:`mtbert_ref.lessons.nsp`.
@@ -23,12 +23,12 @@ from transformers.modeling_outputs import NextSentencePredictorOutput
 
 from .base import CourseModel
 
-__all__ = ["IS_NEXT", "NOT_NEXT", "NSPHead", "nsp_loss", "HF_RULES", "BertForNSP"]
+__all__ = ["IS_NEXT", "NOT_NEXT", "NSPHead", "nsp_loss", "HF_RULES", "MtBertForNextSentencePrediction"]
 
 IS_NEXT = 0   # B really followed A (transformers' label 0)
 NOT_NEXT = 1  # B comes from another document (label 1)
 
-#: transformers' ``BertForNextSentencePrediction`` → :class:`BertForNSP` (see :mod:`.weights`).
+#: transformers' ``BertForNextSentencePrediction`` → :class:`MtBertForNextSentencePrediction` (see :mod:`.weights`).
 HF_RULES = (("bert.", "bert."), ("cls.seq_relationship.", "head.seq_relationship."))
 
 
@@ -53,10 +53,10 @@ def nsp_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.view(-1, 2), labels.view(-1))
 
 
-class BertForNSP(CourseModel):
+class MtBertForNextSentencePrediction(CourseModel):
     """``BertModel`` (with its pooler) + :class:`NSPHead` (``self.head``) — our ``BertForNextSentencePrediction``.
 
-    ``BertForNSP(config)`` builds random weights, ``BertForNSP(encoder=bert)`` puts a head on an existing encoder
+    ``MtBertForNextSentencePrediction(config)`` builds random weights, ``MtBertForNextSentencePrediction(encoder=bert)`` puts a head on an existing encoder
     (shared, not copied), ``from_hf`` converts a transformers ``BertForNextSentencePrediction``. ``head_cls`` plugs in
     another head class with :class:`NSPHead`'s constructor. ``forward`` returns a ``NextSentencePredictorOutput``:
     ``logits`` (batch, 2) and, when ``labels`` is given, ``loss``.

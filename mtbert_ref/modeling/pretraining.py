@@ -10,7 +10,7 @@ Each mean has its own denominator (the number of masked tokens, the number of pa
 other however many tokens are masked.
 
 * :func:`pretraining_loss` — that sum, from the two logits tensors and the two label tensors;
-* :class:`BertForPretrainingRef` — ``BertModel`` + :class:`~mtbert_ref.modeling.mlm.MLMHead` (``self.head``) +
+* :class:`MtBertForPreTraining` — ``BertModel`` + :class:`~mtbert_ref.modeling.mlm.MLMHead` (``self.head``) +
   :class:`~mtbert_ref.modeling.nsp.NSPHead` (``self.nsp``), a :class:`~.base.CourseModel` mirroring
   ``BertForPreTraining``. Its weight mapping is the MLM one (:data:`mtbert_ref.modeling.mlm.HF_RULES`) plus the NSP
   classifier (:data:`HF_RULES`).
@@ -31,7 +31,7 @@ from .base import CourseModel
 from .losses import IGNORE_INDEX
 from .nsp import NSPHead, nsp_loss
 
-__all__ = ["pretraining_loss", "PretrainingOutput", "HF_RULES", "HF_SKIP", "BertForPretrainingRef"]
+__all__ = ["pretraining_loss", "PretrainingOutput", "HF_RULES", "HF_SKIP", "MtBertForPreTraining"]
 
 
 def pretraining_loss(prediction_logits: torch.Tensor, seq_relationship_logits: torch.Tensor, labels: torch.Tensor,
@@ -56,17 +56,17 @@ class PretrainingOutput(BertForPreTrainingOutput):
     nsp_loss: torch.Tensor | None = None
 
 
-#: ``BertForPreTraining`` → :class:`BertForPretrainingRef`: the MLM mapping (``bert.*``, ``cls.predictions.*`` →
+#: ``BertForPreTraining`` → :class:`MtBertForPreTraining`: the MLM mapping (``bert.*``, ``cls.predictions.*`` →
 #: ``head.*``) plus the NSP classifier. Skipped: only the MLM head's alias (the decoder bias); the pooler and the NSP
 #: classifier are loaded here.
 HF_RULES = (*mlm.HF_RULES, ("cls.seq_relationship.", "nsp.seq_relationship."))
 HF_SKIP = tuple(key for key in mlm.HF_SKIP if key.startswith("cls.predictions."))
 
 
-class BertForPretrainingRef(CourseModel):
+class MtBertForPreTraining(CourseModel):
     """Our ``BertForPreTraining``: one encoder pass, the MLM head on every token, the NSP head on the pooled vector.
 
-    ``BertForPretrainingRef(config)`` builds random weights, ``BertForPretrainingRef(encoder=bert)`` reuses an encoder
+    ``MtBertForPreTraining(config)`` builds random weights, ``MtBertForPreTraining(encoder=bert)`` reuses an encoder
     (it needs the pooler). ``forward`` returns a :class:`PretrainingOutput`: ``prediction_logits`` (batch, seq, vocab),
     ``seq_relationship_logits`` (batch, 2) and, when both ``labels`` and ``next_sentence_label`` are given, ``loss``
     (their sum), ``mlm_loss`` and ``nsp_loss``.
@@ -75,8 +75,8 @@ class BertForPretrainingRef(CourseModel):
     hf_class = BertForPreTraining
     hf_rules = HF_RULES
     hf_skip = HF_SKIP
-    _tied_weights_keys = mlm.BertMLM._tied_weights_keys     # the decoder is the word-embedding matrix
-    hf_may_miss = mlm.BertMLM.hf_may_miss
+    _tied_weights_keys = mlm.MtBertForMaskedLM._tied_weights_keys     # the decoder is the word-embedding matrix
+    hf_may_miss = mlm.MtBertForMaskedLM.hf_may_miss
 
     def __init__(self, config: BertConfig | None = None, encoder: BertModel | None = None):
         super().__init__(config, encoder=encoder)

@@ -7,7 +7,7 @@ the answer (start logit) and the last one (end logit).
 * :class:`QAHead` — ``Linear(hidden, 2)`` giving start/end logits of shape (batch, seq) and the loss that
   ``BertForQuestionAnswering`` computes (:func:`qa_loss`: mean of two cross-entropies; positions outside the
   sequence are ignored).
-* :class:`QAModel` puts an encoder (``BertModel``, as ``self.bert``) and the head together, a
+* :class:`MtBertForQuestionAnswering` puts an encoder (``BertModel``, as ``self.bert``) and the head together, a
   :class:`~.base.CourseModel`; its state dict maps one-to-one onto ``BertForQuestionAnswering`` (``bert.*`` stays,
   ``qa_outputs.*`` → ``head.qa_outputs.*``): ``from_hf`` / ``to_hf`` (:func:`qa_model_from_hf`), ``save_pretrained``.
 * :func:`decode_spans` — from the logits of all windows of an example, the best valid span (start ≤ end, not too
@@ -28,9 +28,9 @@ from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
 from .base import CourseModel
 
-__all__ = ["QAHead", "qa_loss", "QAModel", "HF_QA_RULES", "qa_model_from_hf", "decode_spans"]
+__all__ = ["QAHead", "qa_loss", "MtBertForQuestionAnswering", "HF_QA_RULES", "qa_model_from_hf", "decode_spans"]
 
-#: ``BertForQuestionAnswering`` → :class:`QAModel` (transformers prefix, course prefix).
+#: ``BertForQuestionAnswering`` → :class:`MtBertForQuestionAnswering` (transformers prefix, course prefix).
 HF_QA_RULES = (("bert.", "bert."), ("qa_outputs.", "head.qa_outputs."))
 
 
@@ -76,11 +76,11 @@ class QAHead(nn.Module):
         return start_logits, end_logits, loss
 
 
-class QAModel(CourseModel):
+class MtBertForQuestionAnswering(CourseModel):
     """An encoder (``BertModel``; a pooler, if it has one, is not used) with a span head on its last hidden states —
     ``BertForQuestionAnswering`` rebuilt; returns transformers' ``QuestionAnsweringModelOutput``.
 
-    ``QAModel(config)`` builds random weights; :meth:`from_encoder` puts a head on an existing encoder (shared, not
+    ``MtBertForQuestionAnswering(config)`` builds random weights; :meth:`from_encoder` puts a head on an existing encoder (shared, not
     copied); ``head=`` plugs in the student's span head (same forward as :class:`QAHead`; it is not part of the
     config, so ``from_pretrained`` rebuilds the reference :class:`QAHead` unless ``head=`` is passed again).
     """
@@ -96,7 +96,7 @@ class QAModel(CourseModel):
         self.finish_init()   # the encoder and the head keep their own init
 
     @classmethod
-    def from_encoder(cls, encoder: BertModel, head: nn.Module | None = None) -> "QAModel":
+    def from_encoder(cls, encoder: BertModel, head: nn.Module | None = None) -> "MtBertForQuestionAnswering":
         return cls(encoder.config, encoder=encoder, head=head).to(next(encoder.parameters()).device)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, start_positions=None, end_positions=None,
@@ -107,9 +107,9 @@ class QAModel(CourseModel):
         return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits)
 
 
-def qa_model_from_hf(hf_model: BertForQuestionAnswering) -> QAModel:
-    """A :class:`QAModel` holding exactly the weights of ``hf_model`` (``QAModel.from_hf``), in eval mode."""
-    return QAModel.from_hf(hf_model).eval()
+def qa_model_from_hf(hf_model: BertForQuestionAnswering) -> MtBertForQuestionAnswering:
+    """A :class:`MtBertForQuestionAnswering` holding exactly the weights of ``hf_model`` (``MtBertForQuestionAnswering.from_hf``), in eval mode."""
+    return MtBertForQuestionAnswering.from_hf(hf_model).eval()
 
 
 # --------------------------------------------------------------------------------------------- decoding

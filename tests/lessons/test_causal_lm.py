@@ -6,7 +6,7 @@ from transformers import BertLMHeadModel
 
 from mtbert_ref import tiny_bert_config
 from mtbert_ref.lessons.causal_lm import greedy_generate
-from mtbert_ref.modeling.causal_lm import BertCausalLM
+from mtbert_ref.modeling.causal_lm import MtBertForCausalLM
 
 
 def _hf_clm():
@@ -21,7 +21,7 @@ def _hf_clm():
 
 def test_greedy_generate_equals_transformers_generate():
     hf = _hf_clm()
-    ref = BertCausalLM.from_hf(hf).eval()
+    ref = MtBertForCausalLM.from_hf(hf).eval()
     prompt = torch.tensor([[2, 17, 33, 41]])
     ours = greedy_generate(ref, prompt, max_new_tokens=6)
     theirs = hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=6, do_sample=False,
@@ -30,7 +30,7 @@ def test_greedy_generate_equals_transformers_generate():
 
 
 def test_greedy_generate_stops_and_bans():
-    ref = BertCausalLM.from_hf(_hf_clm()).eval()
+    ref = MtBertForCausalLM.from_hf(_hf_clm()).eval()
     prompt = torch.tensor([[2, 17, 33]])
     first = int(greedy_generate(ref, prompt, max_new_tokens=1)[0, -1])
     out = greedy_generate(ref, prompt, max_new_tokens=5, stop_id=first)

@@ -8,13 +8,13 @@ import torch
 from mtbert_ref import tiny_bert_config
 from mtbert_ref.device import seed_everything
 from mtbert_ref.lessons.find_the_bugs import BUGGY_TAGGER_SOURCE, DebtagsTagger
-from mtbert_ref.modeling.multilabel import BertMultiLabelClassifier
+from mtbert_ref.modeling.multilabel import MtBertForMultiLabelClassification
 
 
 def test_repaired_tagger_equals_reference_classifier():
     seed_everything(2)
     tagger = DebtagsTagger(tiny_bert_config(), 4).eval()
-    ref = BertMultiLabelClassifier(tiny_bert_config(), 4).eval()
+    ref = MtBertForMultiLabelClassification(tiny_bert_config(), 4).eval()
     ref.load_state_dict(tagger.state_dict(), strict=True)
     g = torch.Generator().manual_seed(2)
     ids = torch.randint(5, 99, (4, 10), generator=g)

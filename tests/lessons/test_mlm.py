@@ -8,7 +8,7 @@ from transformers import BertTokenizer
 from mtbert_ref import tiny_bert_config
 from mtbert_ref.lessons.mlm import (MLMCollator, chunk_documents, fill_mask, load_text_corpus, make_eval_set,
                                     masked_token_accuracy, unigram_topk)
-from mtbert_ref.modeling.mlm import IGNORE_INDEX, BertMLM
+from mtbert_ref.modeling.mlm import IGNORE_INDEX, MtBertForMaskedLM
 
 
 from modeling.test_mlm import tokenizer  # noqa: E402,F401  (the same tiny WordPiece fixture)
@@ -44,7 +44,7 @@ def test_chunks_collator_eval_and_fill_mask(tokenizer):
     top = unigram_topk(ex, 2)
     assert tokenizer.convert_ids_to_tokens(top[0]) in ("fire", ".")
     base = masked_token_accuracy(None, evalset, constant_topk=top)
-    model = BertMLM(tiny_bert_config(vocab_size=len(tokenizer)))
+    model = MtBertForMaskedLM(tiny_bert_config(vocab_size=len(tokenizer)))
     acc = masked_token_accuracy(model, evalset)
     assert 0 <= base["top1"] <= base["top5"] <= 1 and acc["n"] == base["n"] > 0
     out = fill_mask("the fire [MASK] have been called.", model, tokenizer, top_k=3)

@@ -9,7 +9,7 @@ from transformers import BertLMHeadModel
 
 from mtbert_ref import tiny_bert_config
 from mtbert_ref.modeling.causal_lm import (
-    BertCausalLM,
+    MtBertForCausalLM,
     causal_attention_mask,
     causal_lm_labels,
     causal_lm_loss,
@@ -40,7 +40,7 @@ def _ids(batch=3, seq=9, vocab=99, seed=1, left=False):
 @pytest.mark.parametrize("cfg", [{}, {"hidden_size": 48, "num_attention_heads": 6, "num_hidden_layers": 3}])
 def test_causal_lm_equals_transformers_right_padding(cfg):
     hf = _hf_clm(**cfg)
-    ref = BertCausalLM.from_hf(hf).eval()
+    ref = MtBertForCausalLM.from_hf(hf).eval()
     ids, am = _ids()
     labels = causal_lm_labels(ids, am)
     with torch.no_grad():
@@ -52,7 +52,7 @@ def test_causal_lm_equals_transformers_right_padding(cfg):
 
 def test_causal_lm_equals_transformers_left_padding_at_real_tokens():
     hf = _hf_clm()
-    ref = BertCausalLM.from_hf(hf).eval()
+    ref = MtBertForCausalLM.from_hf(hf).eval()
     ids, am = _ids(left=True)
     with torch.no_grad():
         want = hf(input_ids=ids, attention_mask=am).logits
@@ -64,7 +64,7 @@ def test_causal_lm_equals_transformers_left_padding_at_real_tokens():
 
 def test_eager_attention_gives_the_same_result():
     hf = _hf_clm()
-    ref = BertCausalLM.from_hf(hf).eval()
+    ref = MtBertForCausalLM.from_hf(hf).eval()
     ref.bert.config._attn_implementation = "eager"
     ids, am = _ids()
     with torch.no_grad():
@@ -73,7 +73,7 @@ def test_eager_attention_gives_the_same_result():
 
 
 def test_the_future_does_not_leak():
-    ref = BertCausalLM.from_hf(_hf_clm()).eval()
+    ref = MtBertForCausalLM.from_hf(_hf_clm()).eval()
     ids, am = _ids()
     ids = ids[:1]
     changed = ids.clone()

@@ -14,14 +14,14 @@ from transformers import BertForSequenceClassification, BertModel
 
 from mtbert_ref import load_tokenizer
 from mtbert_ref.backbone import tiny_bert_config
-from mtbert_ref.modeling.classification import BertSequenceClassifier, ClassificationHead, classification_loss
+from mtbert_ref.modeling.classification import MtBertForSequenceClassification, ClassificationHead, classification_loss
 from mtbert_ref.modeling.losses import infer_problem_type
 from mtbert_ref.modeling.weights import rename_keys
 
 
 def hf_key_map(hf_keys):
-    """transformers' state-dict key → ours, through the model's one mapping (``BertSequenceClassifier.hf_rules``)."""
-    return {k: next(iter(rename_keys({k: None}, BertSequenceClassifier.hf_rules))) for k in hf_keys}
+    """transformers' state-dict key → ours, through the model's one mapping (``MtBertForSequenceClassification.hf_rules``)."""
+    return {k: next(iter(rename_keys({k: None}, MtBertForSequenceClassification.hf_rules))) for k in hf_keys}
 
 
 # --------------------------------------------------------------------------------------------- HF equivalence
@@ -31,7 +31,7 @@ def _pair(num_labels: int, problem_type=None, seed: int = 0):
     if problem_type is not None:
         cfg.problem_type = problem_type
     hf = BertForSequenceClassification(cfg).eval()
-    ours = BertSequenceClassifier.from_hf(hf).eval()
+    ours = MtBertForSequenceClassification.from_hf(hf).eval()
     g = torch.Generator().manual_seed(seed + 1)
     ids = torch.randint(1, 99, (5, 11), generator=g)
     mask = torch.ones_like(ids)
@@ -89,7 +89,7 @@ def test_training_mode_dropout_matches_transformers():
     torch.manual_seed(0)
     cfg = tiny_bert_config(num_labels=3, hidden_dropout_prob=0.2, attention_probs_dropout_prob=0.2)
     hf = BertForSequenceClassification(cfg).train()
-    ours = BertSequenceClassifier.from_hf(hf).train()
+    ours = MtBertForSequenceClassification.from_hf(hf).train()
     ids = torch.randint(1, 99, (3, 8))
     torch.manual_seed(5)
     a = hf(input_ids=ids).logits
@@ -122,7 +122,7 @@ def test_class_weights_rejected_outside_single_label_and_bad_problem_type():
 def test_model_with_class_weights_uses_them():
     torch.manual_seed(0)
     w = torch.tensor([1.0, 5.0, 0.5])
-    m = BertSequenceClassifier.from_config(tiny_bert_config(), num_labels=3, class_weights=w).eval()
+    m = MtBertForSequenceClassification.from_config(tiny_bert_config(), num_labels=3, class_weights=w).eval()
     ids = torch.randint(1, 99, (4, 6))
     labels = torch.tensor([0, 1, 2, 1])
     out = m(input_ids=ids, labels=labels)
@@ -147,7 +147,7 @@ def _course_model(tokenizer, num_labels=3, problem_type=None, labels=None, seed=
     sentences get clearly different logits."""
     torch.manual_seed(seed)
     cfg = tiny_bert_config(vocab_size=len(tokenizer))
-    model = BertSequenceClassifier.from_config(cfg, num_labels=num_labels, problem_type=problem_type, labels=labels)
+    model = MtBertForSequenceClassification.from_config(cfg, num_labels=num_labels, problem_type=problem_type, labels=labels)
     with torch.no_grad():
         model.head.classifier.weight.normal_(0.0, 1.0)
         model.head.classifier.bias.normal_(0.0, 0.1)
@@ -168,7 +168,7 @@ def test_is_a_course_model_with_the_labels_in_its_config(tokenizer):
     out = model(**_encode(tokenizer))
     assert isinstance(out, transformers.modeling_outputs.SequenceClassifierOutput) and out.loss is None
     with pytest.raises(ValueError, match="label names"):
-        BertSequenceClassifier.from_config(tiny_bert_config(), num_labels=2, labels=TWEET_NAMES)
+        MtBertForSequenceClassification.from_config(tiny_bert_config(), num_labels=2, labels=TWEET_NAMES)
 
 
 def test_from_encoder_keeps_the_encoder_weights_and_plugs_in_a_head_and_loss():
@@ -183,7 +183,7 @@ def test_from_encoder_keeps_the_encoder_weights_and_plugs_in_a_head_and_loss():
         return classification_loss(logits, labels, problem_type, class_weights)
 
     head = ClassificationHead(encoder.config.hidden_size, 3, 0.0)
-    model = BertSequenceClassifier.from_encoder(encoder, 3, head=head, loss_fn=loss_fn,
+    model = MtBertForSequenceClassification.from_encoder(encoder, 3, head=head, loss_fn=loss_fn,
                                                 class_weights=torch.tensor([1.0, 2.0, 3.0]))
     assert model.bert is encoder and model.head is head
     assert all(torch.equal(v, before[k]) for k, v in encoder.state_dict().items())
@@ -197,7 +197,7 @@ def test_from_hf_with_a_plugged_in_head_gives_equal_logits():
     """What the notebook does with the student's head and loss."""
     torch.manual_seed(0)
     hf = BertForSequenceClassification(tiny_bert_config(num_labels=3)).eval()
-    ours = BertSequenceClassifier.from_hf(hf, head=ClassificationHead(32, 3, 0.1),
+    ours = MtBertForSequenceClassification.from_hf(hf, head=ClassificationHead(32, 3, 0.1),
                                           loss_fn=classification_loss).eval()
     ids = torch.randint(1, 99, (4, 10))
     labels = torch.tensor([0, 2, 1, 2])
@@ -225,7 +225,7 @@ def test_to_hf_gives_equal_logits_and_loss(tokenizer, num_labels, problem_type):
         a, b = model(**inputs, labels=labels), hf(**inputs, labels=labels)
     assert torch.equal(a.logits, b.logits)
     assert torch.allclose(a.loss, b.loss, atol=1e-6)
-    back = BertSequenceClassifier.from_hf(hf).eval()
+    back = MtBertForSequenceClassification.from_hf(hf).eval()
     with torch.no_grad():
         assert torch.equal(back(**inputs).logits, a.logits)
 
@@ -243,7 +243,7 @@ def test_to_hf_refuses_a_head_transformers_cannot_hold():
     torch.manual_seed(0)
     head = TwoLayerHead()
     own_init = copy.deepcopy(head.hidden.state_dict())
-    model = BertSequenceClassifier.from_config(tiny_bert_config(), num_labels=3, head=head)
+    model = MtBertForSequenceClassification.from_config(tiny_bert_config(), num_labels=3, head=head)
     assert all(torch.equal(v, own_init[k]) for k, v in head.hidden.state_dict().items())   # its own init is kept
     with pytest.raises(TypeError, match="cannot become a BertForSequenceClassification"):
         model.to_hf()
@@ -253,7 +253,7 @@ def test_from_pretrained_of_an_encoder_checkpoint_keeps_it_and_initialises_a_new
     torch.manual_seed(0)
     encoder = BertModel(tiny_bert_config(initializer_range=0.5))
     encoder.save_pretrained(tmp_path)
-    model = BertSequenceClassifier.from_pretrained(tmp_path, num_labels=3)
+    model = MtBertForSequenceClassification.from_pretrained(tmp_path, num_labels=3)
     assert model.config.num_labels == 3
     assert all(torch.equal(v, encoder.state_dict()[k]) for k, v in model.bert.state_dict().items())
     lin = model.head.classifier
@@ -264,8 +264,8 @@ def test_from_pretrained_of_an_encoder_checkpoint_keeps_it_and_initialises_a_new
 def test_save_pretrained_then_from_pretrained_gives_identical_logits(tokenizer, tmp_path):
     model = _course_model(tokenizer, labels=TWEET_NAMES, problem_type="single_label_classification")
     model.save_pretrained(tmp_path)
-    again = BertSequenceClassifier.from_pretrained(tmp_path)
-    assert type(again) is BertSequenceClassifier and not again.training
+    again = MtBertForSequenceClassification.from_pretrained(tmp_path)
+    assert type(again) is MtBertForSequenceClassification and not again.training
     assert again.config.id2label == model.config.id2label
     assert again.config.problem_type == "single_label_classification"
     inputs = _encode(tokenizer)
@@ -283,7 +283,7 @@ def test_saving_with_the_tokenizer_writes_it_and_a_model_card_with_the_labels(to
     reloaded = transformers.AutoTokenizer.from_pretrained(tmp_path)
     assert reloaded(SENTENCES)["input_ids"] == tokenizer(SENTENCES)["input_ids"]
     card = (tmp_path / "README.md").read_text(encoding="utf-8")
-    assert "BertSequenceClassifier" in card and "BertForSequenceClassification" in card
+    assert "MtBertForSequenceClassification" in card and "BertForSequenceClassification" in card
     assert "negative, neutral, positive" in card
 
 
@@ -308,7 +308,7 @@ def test_pipeline_on_the_saved_folder_uses_the_trained_head(tokenizer, tmp_path)
         by_label = {r["label"]: r["score"] for r in scores}
         assert [by_label[n] for n in TWEET_NAMES] == pytest.approx(row.tolist(), abs=1e-5)
     config = transformers.AutoConfig.from_pretrained(tmp_path)
-    assert config.architectures == ["BertForSequenceClassification"] and config.mtbert_class == "BertSequenceClassifier"
+    assert config.architectures == ["BertForSequenceClassification"] and config.mtbert_class == "MtBertForSequenceClassification"
 
     class TwoLayerHead(nn.Module):
         def __init__(self, hidden, n):
@@ -318,10 +318,10 @@ def test_pipeline_on_the_saved_folder_uses_the_trained_head(tokenizer, tmp_path)
         def forward(self, pooled):
             return self.out(torch.tanh(self.proj(pooled)))
 
-    own = BertSequenceClassifier.from_config(model.config, head=TwoLayerHead(model.config.hidden_size, 3)).eval()
+    own = MtBertForSequenceClassification.from_config(model.config, head=TwoLayerHead(model.config.hidden_size, 3)).eval()
     own.save_pretrained(tmp_path / "own")
-    assert transformers.AutoConfig.from_pretrained(tmp_path / "own").architectures == ["BertSequenceClassifier"]
-    again = BertSequenceClassifier.from_pretrained(tmp_path / "own", head=TwoLayerHead(model.config.hidden_size, 3))
+    assert transformers.AutoConfig.from_pretrained(tmp_path / "own").architectures == ["MtBertForSequenceClassification"]
+    again = MtBertForSequenceClassification.from_pretrained(tmp_path / "own", head=TwoLayerHead(model.config.hidden_size, 3))
     with torch.no_grad():
         enc = _encode(tokenizer)
         assert torch.equal(again.eval()(**enc).logits, own(**enc).logits)

@@ -261,12 +261,12 @@ def test_stale_optimizer_trains_nothing_of_the_new_head():
 # ------------------------------------------------------------------------------------------ multi-task
 @pytest.mark.skipif(importlib.util.find_spec("mtbert_ref.modeling.multitask") is None, reason="mtbert_ref.modeling.multitask missing")
 def test_multitask_one_task_head():
-    from mtbert_ref.modeling.multitask import MultiTaskConfig, MultiTaskModel
+    from mtbert_ref.modeling.multitask import MultiTaskConfig, MtBertForMultiTask
     torch.manual_seed(0)
     cfg = MultiTaskConfig(encoder=tiny_bert_config().to_dict(),
                           tasks=[{"name": "topic", "kind": "multi_class", "labels": ["a", "b", "c"]},
                                  {"name": "tone", "kind": "multi_class", "labels": ["pos", "neg"]}])
-    model = MultiTaskModel(cfg).eval()
+    model = MtBertForMultiTask(cfg).eval()
     batch = _batch(4)
     with torch.no_grad():
         before = model(**batch).logits
@@ -288,12 +288,12 @@ def test_multitask_one_task_head():
 
 # ------------------------------------------------------------------------------------------ reload without restore
 def _multitask(labels=("a", "b", "c")):
-    from mtbert_ref.modeling.multitask import MultiTaskConfig, MultiTaskModel
+    from mtbert_ref.modeling.multitask import MultiTaskConfig, MtBertForMultiTask
     torch.manual_seed(0)
     cfg = MultiTaskConfig(encoder=tiny_bert_config().to_dict(), classifier_dropout=0.0,
                           tasks=[{"name": "topic", "kind": "multi_class", "labels": list(labels)},
                                  {"name": "tone", "kind": "multi_class", "labels": ["pos", "neg"]}])
-    return MultiTaskModel(cfg).eval()
+    return MtBertForMultiTask(cfg).eval()
 
 
 def _logits(model, batch):
@@ -348,13 +348,13 @@ def test_grown_twice_and_roberta_reload_bit_identical(tmp_path):
 def test_multitask_reload_bit_identical_without_restore(tmp_path, loader):
     from transformers import AutoModel
 
-    from mtbert_ref.modeling.multitask import MultiTaskModel
+    from mtbert_ref.modeling.multitask import MtBertForMultiTask
     model = _multitask()
     grow_classifier(model, ["d", "e"], task="topic", init="random", generator=torch.Generator().manual_seed(0))
     batch = _batch(6)
     want = _logits(model, batch)
     model.save_pretrained(tmp_path)
-    back = (MultiTaskModel if loader == "class" else AutoModel).from_pretrained(tmp_path).eval()
+    back = (MtBertForMultiTask if loader == "class" else AutoModel).from_pretrained(tmp_path).eval()
     assert isinstance(back.heads["topic"], GrownLinear) and back.heads["topic"].blocks == (3, 2)
     assert not isinstance(back.heads["tone"], GrownLinear)
     assert back.config.task_id2label("topic") == {0: "a", 1: "b", 2: "c", 3: "d", 4: "e"}

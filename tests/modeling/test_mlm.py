@@ -1,5 +1,5 @@
 """Tests of mtbert_ref.modeling.mlm: equivalence with transformers' BertForMaskedLM, the weight mapping, masking
-statistics against DataCollatorForLanguageModeling, mlm_loss edge cases; BertMLM as a CourseModel (from_hf, to_hf,
+statistics against DataCollatorForLanguageModeling, mlm_loss edge cases; MtBertForMaskedLM as a CourseModel (from_hf, to_hf,
 save_pretrained / from_pretrained with the tie kept, tokenizer and model card, the fill-mask pipeline).
 :func:`check_course_model` is shared with the QA and multiple-choice tests."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from transformers import AutoTokenizer, BertForMaskedLM, BertTokenizer, DataColl
 
 from mtbert_ref import load_tokenizer, tiny_bert_config
 from mtbert_ref.modeling.base import CourseModel
-from mtbert_ref.modeling.mlm import HF_RULES, HF_SKIP, IGNORE_INDEX, BertMLM, MLMHead, mask_tokens, mlm_loss
+from mtbert_ref.modeling.mlm import HF_RULES, HF_SKIP, IGNORE_INDEX, MtBertForMaskedLM, MLMHead, mask_tokens, mlm_loss
 from mtbert_ref.modeling.weights import rename_keys
 
 
@@ -54,7 +54,7 @@ def tokenizer():
 @pytest.mark.parametrize("overrides", [{}, {"hidden_act": "relu", "layer_norm_eps": 1e-7}])
 def test_bertmlm_equals_transformers(overrides):
     hf = _hf_model(**overrides)
-    ours = BertMLM.from_hf(hf).eval()
+    ours = MtBertForMaskedLM.from_hf(hf).eval()
     ids, attn, labels = _batch()
     tt = torch.zeros_like(ids)
     tt[:, 6:] = 1
@@ -68,7 +68,7 @@ def test_bertmlm_equals_transformers(overrides):
 
 def test_masked_positions_give_the_same_rows_and_loss():
     hf = _hf_model(1)
-    ours = BertMLM.from_hf(hf).eval()
+    ours = MtBertForMaskedLM.from_hf(hf).eval()
     ids, attn, labels = _batch(1)
     positions = labels != IGNORE_INDEX
     with torch.no_grad():
@@ -84,7 +84,7 @@ def test_masked_positions_give_the_same_rows_and_loss():
 
 
 def test_decoder_is_tied_after_loading_and_gradients_reach_the_embedding():
-    ours = BertMLM.from_hf(_hf_model(2))
+    ours = MtBertForMaskedLM.from_hf(_hf_model(2))
     emb = ours.bert.embeddings.word_embeddings.weight
     assert ours.head.decoder.weight is emb
     assert ours.head.decoder.bias is None
@@ -234,13 +234,13 @@ def check_course_model(ours, hf, inputs, logits_of, folder, tok):
 
 def _mlm_pair(tok, seed=0):
     hf = _hf_model(seed, vocab_size=len(tok))
-    return hf, BertMLM.from_hf(hf)
+    return hf, MtBertForMaskedLM.from_hf(hf)
 
 
 def test_bertmlm_course_model_roundtrip_keeps_the_tie(real_tokenizer, tmp_path):
     tok = real_tokenizer
     hf, ours = _mlm_pair(tok)
-    assert isinstance(ours, CourseModel) and BertMLM.hf_class is BertForMaskedLM
+    assert isinstance(ours, CourseModel) and MtBertForMaskedLM.hf_class is BertForMaskedLM
     inputs = dict(tok(["the fire crews have been called.", "rain has fallen in some parts"], padding=True,
                       return_tensors="pt"))
     reloaded = check_course_model(ours, hf, inputs, lambda out: out.logits, tmp_path, tok)
@@ -275,11 +275,11 @@ def test_fill_mask_pipeline_agrees_with_the_course_model(real_tokenizer, tmp_pat
 
 
 def test_from_pretrained_reads_a_transformers_checkpoint(tmp_path):
-    """A BertForMaskedLM folder (what a hub name such as bert-base-uncased gives) loads into BertMLM with its MLM
+    """A BertForMaskedLM folder (what a hub name such as bert-base-uncased gives) loads into MtBertForMaskedLM with its MLM
     head, not a random one: the logits equal the transformers model's."""
     hf = _hf_model(5).eval()
     hf.save_pretrained(tmp_path)
-    ours = BertMLM.from_pretrained(tmp_path)
+    ours = MtBertForMaskedLM.from_pretrained(tmp_path)
     assert not ours.training and ours.head.decoder.weight is ours.bert.embeddings.word_embeddings.weight
     ids, attn, _ = _batch(5)
     with torch.no_grad():
@@ -289,7 +289,7 @@ def test_from_pretrained_reads_a_transformers_checkpoint(tmp_path):
 
 def test_an_untied_config_is_rejected():
     with pytest.raises(ValueError, match="tie_word_embeddings"):
-        BertMLM(tiny_bert_config(tie_word_embeddings=False))
+        MtBertForMaskedLM(tiny_bert_config(tie_word_embeddings=False))
 
 
 def test_from_pretrained_with_a_plugged_in_head(tmp_path):
@@ -297,10 +297,10 @@ def test_from_pretrained_with_a_plugged_in_head(tmp_path):
     class OtherHead(MLMHead):
         pass
 
-    ours = BertMLM.from_hf(_hf_model(4), head_cls=OtherHead).eval()
+    ours = MtBertForMaskedLM.from_hf(_hf_model(4), head_cls=OtherHead).eval()
     ours.save_pretrained(tmp_path)
-    assert type(BertMLM.from_pretrained(tmp_path).head) is MLMHead
-    again = BertMLM.from_pretrained(tmp_path, head_cls=OtherHead).eval()
+    assert type(MtBertForMaskedLM.from_pretrained(tmp_path).head) is MLMHead
+    again = MtBertForMaskedLM.from_pretrained(tmp_path, head_cls=OtherHead).eval()
     assert type(again.head) is OtherHead and again.head.decoder.weight is again.bert.embeddings.word_embeddings.weight
     ids, attn, _ = _batch(4)
     with torch.no_grad():

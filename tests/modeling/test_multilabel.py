@@ -11,7 +11,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from mtbert_ref import load_tokenizer, tiny_bert_config
 from mtbert_ref.device import seed_everything
-from mtbert_ref.modeling.multilabel import BertMultiLabelClassifier, multilabel_loss, predict_labels
+from mtbert_ref.modeling.multilabel import MtBertForMultiLabelClassification, multilabel_loss, predict_labels
 
 
 def _batch(seed=0, batch=4, seq=10, num_labels=6):
@@ -35,7 +35,7 @@ def test_matches_bert_for_sequence_classification_multilabel():
     seed_everything(0)
     cfg = tiny_bert_config(num_labels=6, problem_type="multi_label_classification")
     hf = BertForSequenceClassification(cfg).eval()
-    ours = BertMultiLabelClassifier(tiny_bert_config(), num_labels=6).eval()
+    ours = MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=6).eval()
     ours.load_state_dict(hf.state_dict(), strict=True)          # same parameter names
     ids, mask, labels = _batch()
     with torch.no_grad():
@@ -46,7 +46,7 @@ def test_matches_bert_for_sequence_classification_multilabel():
 
 
 def test_is_a_course_model_with_the_multilabel_problem_type():
-    model = BertMultiLabelClassifier(tiny_bert_config(), num_labels=3).eval()
+    model = MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=3).eval()
     assert model.config.problem_type == "multi_label_classification" and model.config.num_labels == 3
     ids, mask, labels = _batch(num_labels=3)
     with torch.no_grad():
@@ -58,8 +58,8 @@ def test_is_a_course_model_with_the_multilabel_problem_type():
 
 def test_from_hf_equal_logits():
     hf = _hf(3)
-    ours = BertMultiLabelClassifier.from_hf(hf).eval()
-    assert isinstance(ours, BertMultiLabelClassifier) and ours.num_labels == 6
+    ours = MtBertForMultiLabelClassification.from_hf(hf).eval()
+    assert isinstance(ours, MtBertForMultiLabelClassification) and ours.num_labels == 6
     ids, mask, labels = _batch(3)
     with torch.no_grad():
         a = hf(input_ids=ids, attention_mask=mask, labels=labels)
@@ -70,7 +70,7 @@ def test_from_hf_equal_logits():
 
 def test_to_hf_equal_logits_and_loss():
     seed_everything(4)
-    ours = BertMultiLabelClassifier(tiny_bert_config(), num_labels=5).eval()
+    ours = MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=5).eval()
     with torch.no_grad():
         ours.classifier.bias.normal_()                          # a head that is not at its initial values
     hf = ours.to_hf()
@@ -88,8 +88,8 @@ def test_to_hf_equal_logits_and_loss():
 
 def test_to_hf_refuses_mean_pooling_and_warns_about_pos_weight():
     with pytest.raises(TypeError, match="pooling"):
-        BertMultiLabelClassifier(tiny_bert_config(), num_labels=3, pooling="mean").to_hf()
-    model = BertMultiLabelClassifier(tiny_bert_config(), num_labels=3, pos_weight=torch.tensor([1.0, 2.0, 3.0]))
+        MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=3, pooling="mean").to_hf()
+    model = MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=3, pos_weight=torch.tensor([1.0, 2.0, 3.0]))
     with pytest.warns(UserWarning, match="pos_weight"):
         hf = model.to_hf()
     ids, mask, _ = _batch(num_labels=3)
@@ -100,9 +100,9 @@ def test_to_hf_refuses_mean_pooling_and_warns_about_pos_weight():
 
 def test_save_pretrained_then_from_pretrained_identical_logits(tmp_path):
     seed_everything(5)
-    model = BertMultiLabelClassifier(tiny_bert_config(), num_labels=4).eval()
+    model = MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=4).eval()
     model.save_pretrained(tmp_path)
-    loaded = BertMultiLabelClassifier.from_pretrained(tmp_path).eval()
+    loaded = MtBertForMultiLabelClassification.from_pretrained(tmp_path).eval()
     ids, mask, labels = _batch(5, num_labels=4)
     with torch.no_grad():
         a = model(ids, attention_mask=mask, labels=labels)
@@ -113,9 +113,9 @@ def test_save_pretrained_then_from_pretrained_identical_logits(tmp_path):
 def test_save_keeps_pooling_and_pos_weight(tmp_path):
     seed_everything(6)
     pw = torch.tensor([1.0, 4.0, 0.5])
-    model = BertMultiLabelClassifier(tiny_bert_config(), num_labels=3, pooling="mean", pos_weight=pw).eval()
+    model = MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=3, pooling="mean", pos_weight=pw).eval()
     model.save_pretrained(tmp_path)
-    loaded = BertMultiLabelClassifier.from_pretrained(tmp_path).eval()
+    loaded = MtBertForMultiLabelClassification.from_pretrained(tmp_path).eval()
     assert loaded.pooling == "mean" and torch.equal(loaded.pos_weight, pw)
     ids, mask, labels = _batch(6, num_labels=3)
     with torch.no_grad():
@@ -126,33 +126,33 @@ def test_save_keeps_pooling_and_pos_weight(tmp_path):
 
 def test_save_writes_tokenizer_and_model_card_with_label_names(tmp_path):
     names = ["interface::commandline", "implemented-in::python", "works-with::audio"]
-    model = BertMultiLabelClassifier(tiny_bert_config(), labels=names)
+    model = MtBertForMultiLabelClassification(tiny_bert_config(), labels=names)
     assert model.num_labels == 3 and model.config.id2label == dict(enumerate(names))
     model.tokenizer = load_tokenizer()
     model.save_pretrained(tmp_path)
     assert (tmp_path / "tokenizer_config.json").exists()
     assert (tmp_path / "tokenizer.json").exists() or (tmp_path / "vocab.txt").exists()
     card = (tmp_path / "README.md").read_text(encoding="utf-8")
-    assert "BertMultiLabelClassifier" in card and "BertForSequenceClassification" in card
+    assert "MtBertForMultiLabelClassification" in card and "BertForSequenceClassification" in card
     assert all(name in card for name in names) and "multi_label_classification" in card
-    loaded = BertMultiLabelClassifier.from_pretrained(tmp_path)
+    loaded = MtBertForMultiLabelClassification.from_pretrained(tmp_path)
     assert loaded.config.id2label == dict(enumerate(names))
     with pytest.raises(ValueError, match="label names"):
-        BertMultiLabelClassifier(tiny_bert_config(), num_labels=2, labels=names)
+        MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=2, labels=names)
 
 
 def test_passed_in_encoder_weights_are_kept():
     seed_everything(7)
     enc = BertModel(tiny_bert_config(), add_pooling_layer=True)
     before = {k: v.clone() for k, v in enc.state_dict().items()}
-    model = BertMultiLabelClassifier(enc, 3)
+    model = MtBertForMultiLabelClassification(enc, 3)
     assert all(torch.equal(v, model.bert.state_dict()[k]) for k, v in before.items())
     assert float(model.classifier.bias.detach().abs().max()) == 0.0     # transformers' init of a new head: bias 0
 
 
 def test_mean_pooling_reads_the_masked_mean_of_the_last_hidden_states():
     seed_everything(0)
-    model = BertMultiLabelClassifier(tiny_bert_config(), num_labels=6, pooling="mean").eval()
+    model = MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=6, pooling="mean").eval()
     ids, mask, labels = _batch()
     with torch.no_grad():
         got = model(ids, attention_mask=mask, labels=labels)
@@ -162,11 +162,11 @@ def test_mean_pooling_reads_the_masked_mean_of_the_last_hidden_states():
     assert (got["logits"] - want).abs().max() <= 1e-6
     assert torch.isclose(got["loss"], F.binary_cross_entropy_with_logits(want, labels))
     with pytest.raises(ValueError, match="pooling"):
-        BertMultiLabelClassifier(tiny_bert_config(), num_labels=6, pooling="max")
+        MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=6, pooling="max")
 
 
 def test_bias_from_prior_starts_at_the_base_rates():
-    model = BertMultiLabelClassifier(tiny_bert_config(), num_labels=3).eval()
+    model = MtBertForMultiLabelClassification(tiny_bert_config(), num_labels=3).eval()
     targets = torch.tensor([[1, 0, 0], [1, 0, 1], [0, 0, 0], [1, 0, 0]], dtype=torch.float32)
     prior = model.init_bias_from_prior(targets)
     assert torch.allclose(prior, torch.tensor([0.75, 1e-3, 0.25]))
@@ -178,7 +178,7 @@ def test_bias_from_prior_starts_at_the_base_rates():
 def test_pos_weight_matches_bce_with_logits():
     seed_everything(1)
     pw = torch.tensor([1.0, 2.0, 5.0, 0.5, 3.0, 1.5])
-    m = BertMultiLabelClassifier(tiny_bert_config(), 6, pos_weight=pw).eval()
+    m = MtBertForMultiLabelClassification(tiny_bert_config(), 6, pos_weight=pw).eval()
     ids, mask, labels = _batch(1)
     with torch.no_grad():
         out = m(ids, attention_mask=mask, labels=labels)
@@ -188,7 +188,7 @@ def test_pos_weight_matches_bce_with_logits():
 
 def test_encoder_without_pooler_rejected():
     with pytest.raises(ValueError, match="pooler"):
-        BertMultiLabelClassifier(BertModel(tiny_bert_config(), add_pooling_layer=False), 3)
+        MtBertForMultiLabelClassification(BertModel(tiny_bert_config(), add_pooling_layer=False), 3)
 
 
 # --------------------------------------------------------------------------------------------- loss, prediction

@@ -1,5 +1,5 @@
 """Tests of mtbert_ref.modeling.multiple_choice (notebook 04): equal to BertForMultipleChoice, weight mapping;
-BertMultipleChoiceModel as a CourseModel (from_hf, to_hf, save_pretrained / from_pretrained, tokenizer and card)."""
+MtBertForMultipleChoice as a CourseModel (from_hf, to_hf, save_pretrained / from_pretrained, tokenizer and card)."""
 from __future__ import annotations
 
 import pytest
@@ -12,7 +12,7 @@ from mtbert_ref.grading.core import fresh_copy
 from mtbert_ref.modeling.base import CourseModel
 from mtbert_ref.modeling.multiple_choice import (
     HF_RULES,
-    BertMultipleChoiceModel,
+    MtBertForMultipleChoice,
     multiple_choice_logits,
 )
 from mtbert_ref.modeling.weights import rename_keys
@@ -24,7 +24,7 @@ def _pair(seed=0, dropout=0.0):
     torch.manual_seed(seed)
     cfg = tiny_bert_config(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     hf = BertForMultipleChoice(cfg).eval()
-    ours = BertMultipleChoiceModel.from_hf(hf).eval()
+    ours = MtBertForMultipleChoice.from_hf(hf).eval()
     g = torch.Generator().manual_seed(seed + 1)
     ids = torch.randint(1, 99, (3, 4, 10), generator=g)
     mask = torch.ones_like(ids)
@@ -99,7 +99,7 @@ def test_passed_in_encoder_weights_are_kept():
     torch.manual_seed(0)
     enc = BertModel(tiny_bert_config(), add_pooling_layer=True)
     before = {k: v.clone() for k, v in enc.state_dict().items()}
-    model = BertMultipleChoiceModel.from_encoder(enc)
+    model = MtBertForMultipleChoice.from_encoder(enc)
     assert all(torch.equal(v, model.bert.state_dict()[k]) for k, v in before.items())
 
 
@@ -111,14 +111,14 @@ def test_course_model_roundtrip_with_tokenizer(tmp_path):
     torch.manual_seed(3)
     hf = BertForMultipleChoice(tiny_bert_config(vocab_size=len(tok)))
     student = fresh_copy(multiple_choice_logits)
-    ours = BertMultipleChoiceModel.from_hf(hf, logits_fn=student)
-    assert isinstance(ours, CourseModel) and BertMultipleChoiceModel.hf_class is BertForMultipleChoice
+    ours = MtBertForMultipleChoice.from_hf(hf, logits_fn=student)
+    assert isinstance(ours, CourseModel) and MtBertForMultipleChoice.hf_class is BertForMultipleChoice
     assert ours.logits_fn is student
     enc = tok(["Which animal barks?"] * 3, ["a dog", "a cat", "a fish"], padding=True, return_tensors="pt")
     inputs = {k: v.unsqueeze(0) for k, v in enc.items()}             # (1 question, 3 choices, length)
     reloaded = check_course_model(ours, hf, inputs, lambda out: out.logits, tmp_path, tok)
     assert reloaded.logits_fn is multiple_choice_logits
-    again = BertMultipleChoiceModel.from_pretrained(tmp_path, logits_fn=student).eval()
+    again = MtBertForMultipleChoice.from_pretrained(tmp_path, logits_fn=student).eval()
     assert again.logits_fn is student
     with torch.no_grad():
         assert torch.equal(again(**inputs).logits, reloaded(**inputs).logits)
@@ -126,4 +126,4 @@ def test_course_model_roundtrip_with_tokenizer(tmp_path):
 
 def test_from_encoder_without_pooler_is_rejected():
     with pytest.raises(ValueError, match="pooler"):
-        BertMultipleChoiceModel.from_encoder(BertModel(tiny_bert_config(), add_pooling_layer=False))
+        MtBertForMultipleChoice.from_encoder(BertModel(tiny_bert_config(), add_pooling_layer=False))

@@ -9,7 +9,7 @@ from transformers import BertForSequenceClassification, BertModel
 
 from mtbert_ref.backbone import tiny_bert_config
 from mtbert_ref.modeling.multitask import (
-    IGNORE, MtBertForMultiTask, MultiTaskConfig, MultiTaskModel, MultiTaskOutput, TaskSpec, build_heads, make_tasks,
+    IGNORE, MtBertForMultiTask, MultiTaskConfig, MtBertForMultiTask, MultiTaskOutput, TaskSpec, build_heads, make_tasks,
     multitask_loss,
 )
 
@@ -18,11 +18,11 @@ MIXED = {"topic": ["sport", "politics", "science"], "tags": ("multi_label", ["x"
          "score": ("regression", ["value"])}
 
 
-def tiny_model(tasks=MIXED, seed=0, **cfg) -> MultiTaskModel:
+def tiny_model(tasks=MIXED, seed=0, **cfg) -> MtBertForMultiTask:
     torch.manual_seed(seed)
     config = MultiTaskConfig(encoder=tiny_bert_config().to_dict(), tasks=[t.to_dict() for t in make_tasks(tasks)],
                              classifier_dropout=0.0, **cfg)
-    return MultiTaskModel(config).eval()
+    return MtBertForMultiTask(config).eval()
 
 
 def tiny_batch(batch=4, seq=7, seed=0):
@@ -82,7 +82,7 @@ def test_build_heads_and_duplicates():
 
 
 # ----------------------------------------------------------------------------------------------- HF equivalence
-def _copy_into_hf(model: MultiTaskModel, hf, task: str):
+def _copy_into_hf(model: MtBertForMultiTask, hf, task: str):
     state = {f"bert.{k}": v for k, v in model.bert.state_dict().items()}
     state["classifier.weight"] = model.heads[task].weight
     state["classifier.bias"] = model.heads[task].bias
@@ -209,7 +209,7 @@ def test_save_pretrained_round_trip(tmp_path):
     ids, mask = tiny_batch()
     before = model(input_ids=ids, attention_mask=mask, labels=_mixed_labels())
     model.save_pretrained(tmp_path)
-    again = MultiTaskModel.from_pretrained(tmp_path).eval()
+    again = MtBertForMultiTask.from_pretrained(tmp_path).eval()
     after = again(input_ids=ids, attention_mask=mask, labels=_mixed_labels())
     for k in before.logits:
         assert torch.equal(before.logits[k], after.logits[k])
@@ -222,7 +222,7 @@ def test_save_pretrained_round_trip(tmp_path):
     assert again.config.model_type == "mtbert-multitask"
     assert again.config.task_id2label("tags") == {0: "x", 1: "y", 2: "z", 3: "w"}
     from transformers import AutoModel
-    assert isinstance(AutoModel.from_pretrained(tmp_path), MultiTaskModel)
+    assert isinstance(AutoModel.from_pretrained(tmp_path), MtBertForMultiTask)
 
 
 def test_grow_one_task_survives_reload(tmp_path):
@@ -236,22 +236,22 @@ def test_grow_one_task_survives_reload(tmp_path):
     model.heads["topic"] = new
     model.config.set_task_labels("topic", ["sport", "politics", "science", "music"])
     model.save_pretrained(tmp_path)
-    again = MultiTaskModel.from_pretrained(tmp_path)
+    again = MtBertForMultiTask.from_pretrained(tmp_path)
     assert again.heads["topic"].out_features == 4
     assert again.config.task_id2label("topic")[3] == "music"
 
 
 def test_from_encoder_minilm():
-    model = MultiTaskModel.from_encoder(None, CLASSIC)
+    model = MtBertForMultiTask.from_encoder(None, CLASSIC)
     assert model.config.encoder.hidden_size == 384 and list(model.heads) == list("ABCD")
     preds = model.predict(["A terminal text editor."])
     assert set(preds[0]) == set("ABCD") and preds[0]["C"] in "ijkl"
 
 
 # ----------------------------------------------------------------------------------------------- phase 2
-def test_alias_and_bert_attribute():
+def test_bert_attribute():
     model = tiny_model()
-    assert MtBertForMultiTask is MultiTaskModel and model.base_model_prefix == "bert"
+    assert model.base_model_prefix == "bert"
     assert isinstance(model.bert, BertModel) and model.base_model is model.bert
 
 
@@ -273,7 +273,7 @@ def test_fresh_subprocess_automodel_loads_a_saved_folder(tmp_path):
             f"m = AutoModel.from_pretrained({str(tmp_path)!r}); print(type(m).__name__)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().endswith("MultiTaskModel")
+    assert proc.stdout.strip().endswith("MtBertForMultiTask")
 
 
 def test_predict_accepts_one_string():

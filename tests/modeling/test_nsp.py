@@ -8,7 +8,7 @@ from torch import nn
 from transformers import BertForNextSentencePrediction
 
 from mtbert_ref import tiny_bert_config
-from mtbert_ref.modeling.nsp import HF_RULES, BertForNSP, NSPHead, nsp_loss
+from mtbert_ref.modeling.nsp import HF_RULES, MtBertForNextSentencePrediction, NSPHead, nsp_loss
 from mtbert_ref.modeling.weights import rename_keys
 
 
@@ -39,7 +39,7 @@ def _batch(vocab=99, batch=4, seq=10, seed=1):
 @pytest.mark.parametrize("cfg", [{}, {"hidden_size": 48, "num_attention_heads": 6, "num_hidden_layers": 1}])
 def test_bert_for_nsp_equals_transformers(cfg):
     hf = _hf_nsp(**cfg)
-    ref = BertForNSP.from_hf(hf).eval()
+    ref = MtBertForNextSentencePrediction.from_hf(hf).eval()
     ids, am, tt, labels = _batch()
     with torch.no_grad():
         want = hf(input_ids=ids, attention_mask=am, token_type_ids=tt, labels=labels)
@@ -51,7 +51,7 @@ def test_bert_for_nsp_equals_transformers(cfg):
 
 def test_nsp_gradients_match_transformers():
     hf = _hf_nsp()
-    ref = BertForNSP.from_hf(hf)
+    ref = MtBertForNextSentencePrediction.from_hf(hf)
     ids, am, tt, labels = _batch()
     hf(input_ids=ids, attention_mask=am, token_type_ids=tt, labels=labels).loss.backward()
     ref(ids, attention_mask=am, token_type_ids=tt, labels=labels)["loss"].backward()
@@ -62,7 +62,7 @@ def test_nsp_gradients_match_transformers():
 def test_key_map_covers_every_weight_and_rejects_unknown():
     hf = _hf_nsp()
     mapped = rename_keys(hf.state_dict(), HF_RULES)
-    assert set(mapped) == set(BertForNSP(tiny_bert_config()).state_dict())
+    assert set(mapped) == set(MtBertForNextSentencePrediction(tiny_bert_config()).state_dict())
     with pytest.raises(KeyError, match="no mapping"):
         rename_keys({"cls.predictions.bias": torch.zeros(3)}, HF_RULES)
 
@@ -81,7 +81,7 @@ def test_nsp_head_shape_and_loss():
 def test_encoder_without_pooler_is_rejected():
     from transformers import BertModel
     with pytest.raises(ValueError, match="pooler"):
-        BertForNSP(encoder=BertModel(tiny_bert_config(), add_pooling_layer=False))
+        MtBertForNextSentencePrediction(encoder=BertModel(tiny_bert_config(), add_pooling_layer=False))
 
 
 def test_head_cls_plugs_in_another_head():
@@ -90,7 +90,7 @@ def test_head_cls_plugs_in_another_head():
             return 2 * super().forward(pooled_output)
 
     hf = _hf_nsp()
-    ours = BertForNSP.from_hf(hf, head_cls=ScaledHead).eval()
+    ours = MtBertForNextSentencePrediction.from_hf(hf, head_cls=ScaledHead).eval()
     assert isinstance(ours.head, ScaledHead)
     ids, am, tt, _ = _batch()
     with torch.no_grad():

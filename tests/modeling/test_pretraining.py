@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from transformers import BertForNextSentencePrediction, BertForPreTraining, BertLMHeadModel
 
 from mtbert_ref import load_tokenizer, tiny_bert_config
-from mtbert_ref.modeling.causal_lm import BertCausalLM
-from mtbert_ref.modeling.nsp import BertForNSP
-from mtbert_ref.modeling.pretraining import BertForPretrainingRef, pretraining_loss
+from mtbert_ref.modeling.causal_lm import MtBertForCausalLM
+from mtbert_ref.modeling.nsp import MtBertForNextSentencePrediction
+from mtbert_ref.modeling.pretraining import MtBertForPreTraining, pretraining_loss
 
 
 def _hf_pretraining(seed=0, **cfg):
@@ -42,7 +42,7 @@ def _batch(vocab=99, batch=4, seq=10, seed=1):
                                       "hidden_act": "relu"}])
 def test_pretraining_model_equals_transformers(cfg):
     hf = _hf_pretraining(**cfg)
-    ref = BertForPretrainingRef.from_hf(hf).eval()
+    ref = MtBertForPreTraining.from_hf(hf).eval()
     ids, am, tt, labels, nsl = _batch()
     with torch.no_grad():
         want = hf(input_ids=ids, attention_mask=am, token_type_ids=tt, labels=labels, next_sentence_label=nsl)
@@ -54,13 +54,13 @@ def test_pretraining_model_equals_transformers(cfg):
 
 
 def test_decoder_stays_tied_after_loading():
-    ref = BertForPretrainingRef.from_hf(_hf_pretraining())
+    ref = MtBertForPreTraining.from_hf(_hf_pretraining())
     assert ref.head.decoder.weight is ref.bert.embeddings.word_embeddings.weight
 
 
 def test_no_loss_without_both_labels():
     hf = _hf_pretraining()
-    ref = BertForPretrainingRef.from_hf(hf).eval()
+    ref = MtBertForPreTraining.from_hf(hf).eval()
     ids, am, tt, labels, nsl = _batch()
     out = ref(ids, attention_mask=am, token_type_ids=tt, labels=labels)
     assert "loss" not in out
@@ -81,9 +81,9 @@ def test_pretraining_loss_equals_transformers_loss_on_its_logits():
 
 
 # ------------------------------------------------------------------------------------------ as CourseModels
-MODELS = [(BertForNSP, BertForNextSentencePrediction, {}, "logits"),
-          (BertForPretrainingRef, BertForPreTraining, {}, "prediction_logits"),
-          (BertCausalLM, BertLMHeadModel, {"is_decoder": True}, "logits")]
+MODELS = [(MtBertForNextSentencePrediction, BertForNextSentencePrediction, {}, "logits"),
+          (MtBertForPreTraining, BertForPreTraining, {}, "prediction_logits"),
+          (MtBertForCausalLM, BertLMHeadModel, {"is_decoder": True}, "logits")]
 IDS = [m[0].__name__ for m in MODELS]
 
 
@@ -136,7 +136,7 @@ def test_save_and_reload_give_identical_logits_and_the_tokenizer(cls, hf_cls, cf
     assert type(again.bert).__name__ == "BertModel"
 
 
-@pytest.mark.parametrize("cls", [BertForNSP, BertForPretrainingRef, BertCausalLM], ids=IDS)
+@pytest.mark.parametrize("cls", [MtBertForNextSentencePrediction, MtBertForPreTraining, MtBertForCausalLM], ids=IDS)
 def test_a_given_encoder_is_shared_and_not_reinitialised(cls):
     from transformers import BertModel
     torch.manual_seed(0)

@@ -1,5 +1,5 @@
 """Tests of mtbert_ref.modeling.qa (notebook 03): equivalence with BertForQuestionAnswering, the loss, decoding;
-QAModel as a CourseModel (from_hf, to_hf, save_pretrained / from_pretrained, the question-answering pipeline)."""
+MtBertForQuestionAnswering as a CourseModel (from_hf, to_hf, save_pretrained / from_pretrained, the question-answering pipeline)."""
 import math
 
 import pytest
@@ -97,8 +97,8 @@ def test_qa_model_course_model_roundtrip_and_answers_from_to_hf(tok, tmp_path):
     """
     torch.manual_seed(2)
     hf = BertForQuestionAnswering(tiny_bert_config(vocab_size=len(tok)))
-    ours = qa.QAModel.from_hf(hf)
-    assert isinstance(ours, CourseModel) and qa.QAModel.hf_class is BertForQuestionAnswering
+    ours = qa.MtBertForQuestionAnswering.from_hf(hf)
+    assert isinstance(ours, CourseModel) and qa.MtBertForQuestionAnswering.hf_class is BertForQuestionAnswering
     inputs = dict(tok(["Where is the answer?"], ["The answer is in Zanzibar, near the coast."], return_tensors="pt"))
     reloaded = check_course_model(ours, hf, inputs, lambda out: torch.stack([out.start_logits, out.end_logits]),
                                   tmp_path, tok)
@@ -119,6 +119,6 @@ def test_qa_model_from_encoder_keeps_the_plugged_in_head():
     enc = BertModel(tiny_bert_config(), add_pooling_layer=False)
     head = qa.QAHead(enc.config.hidden_size)
     before = {k: v.clone() for k, v in head.state_dict().items()}
-    model = qa.QAModel.from_encoder(enc, head=head)
+    model = qa.MtBertForQuestionAnswering.from_encoder(enc, head=head)
     assert model.bert is enc and model.head is head
     assert all(torch.equal(v, head.state_dict()[k]) for k, v in before.items())
