@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 LAB_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup lab test test-full test-unit release lock collect autograde feedback grades clean-grading bench
+.PHONY: help setup lab test test-full test-unit release lock collect autograde feedback grades clean-grading bench setup-sandbox
 
 help:
 	@echo "make lab        set up .venv if missing, then start JupyterLab on the course"
@@ -22,8 +22,9 @@ help:
 	@echo "make test-full  the whole suite plus every solution notebook executed at full size (slow on a CPU)"
 	@echo "make test-unit  only the fast unit tests (no notebook execution, no nbgrader)"
 	@echo "make release    regenerate notebooks/ (student versions) from solutions/ with nbgrader"
-	@echo "make collect ASSIGNMENT=00_bert_anatomy FROM=downloads/   submissions into submitted/<student>/<assignment>/"
-	@echo "make autograde ASSIGNMENT=00_bert_anatomy   autograde submitted/*/<assignment>"
+	@echo "make collect ASSIGNMENT=00_bert_anatomy FROM=downloads.zip   LMS bulk download (Canvas, Moodle, or a folder) into submitted/"
+	@echo "make autograde ASSIGNMENT=00_bert_anatomy [JOBS=2]   autograde submitted/*/<assignment>, each in a bubblewrap sandbox"
+	@echo "make setup-sandbox                           install bubblewrap (the autograde sandbox) if missing"
 	@echo "make feedback ASSIGNMENT=...                 feedback HTML into feedback/"
 	@echo "make grades                                  export grades.csv from gradebook.db"
 	@echo "make bench      measure the course's speed side by side (benchmarks/RESULTS.md)"
@@ -62,13 +63,31 @@ lock: setup
 	@{ sed -n '1,3p' requirements.txt; $(PY) -m pip freeze --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/'; } > requirements.txt.new
 	@mv requirements.txt.new requirements.txt && echo "requirements.txt rewritten"
 
+# --- grading (docs/INSTRUCTOR_GUIDE.md) ---
+# collect: FROM is an LMS bulk-download zip (Canvas, Moodle), a folder of them, or a folder of <student>.ipynb /
+# <student>/<any>.ipynb; nbgrader zip_collect does the rest with scripts/instructor/lms.py (LMS=auto|canvas|moodle|plain).
+LMS ?= auto
+JOBS ?= 1
+# Every submission runs in a bubblewrap sandbox (scripts/instructor/sandbox.py). MTBERT_SANDBOX=off grades without it:
+# student code then runs with your rights, next to gradebook.db — only for code you trust.
+MTBERT_SANDBOX ?= on
+export MTBERT_SANDBOX
+
+setup-sandbox:
+	@if command -v bwrap >/dev/null 2>&1; then echo "bubblewrap: $$(command -v bwrap) ($$(bwrap --version))"; \
+	elif command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap && bwrap --version; \
+	else echo "install bubblewrap: sudo apt-get install bubblewrap (Debian/Ubuntu), sudo dnf install bubblewrap (Fedora)"; exit 1; fi
+
 collect: setup
-	@test -n "$(ASSIGNMENT)" -a -n "$(FROM)" || (echo "usage: make collect ASSIGNMENT=00_bert_anatomy FROM=path/to/downloads" && exit 2)
-	$(PY) scripts/instructor/collect.py "$(ASSIGNMENT)" "$(FROM)"
+	@test -n "$(ASSIGNMENT)" -a -n "$(FROM)" || (echo "usage: make collect ASSIGNMENT=00_bert_anatomy FROM=path/to/download.zip [LMS=canvas|moodle|plain]" && exit 2)
+	$(PY) scripts/instructor/lms.py "$(ASSIGNMENT)" "$(FROM)" --lms "$(LMS)"
 
 autograde: setup
-	@test -n "$(ASSIGNMENT)" || (echo "usage: make autograde ASSIGNMENT=00_bert_anatomy" && exit 2)
-	$(TEST_ENV) $(BIN)/nbgrader autograde "$(ASSIGNMENT)" --force
+	@test -n "$(ASSIGNMENT)" || (echo "usage: make autograde ASSIGNMENT=00_bert_anatomy [JOBS=2]" && exit 2)
+	@$(PY) scripts/instructor/sandbox.py check
+	$(TEST_ENV) $(PY) scripts/instructor/parallel.py "$(ASSIGNMENT)" --jobs "$(JOBS)"
 
 feedback: setup
 	@test -n "$(ASSIGNMENT)" || (echo "usage: make feedback ASSIGNMENT=00_bert_anatomy" && exit 2)
