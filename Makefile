@@ -14,11 +14,14 @@ PYTEST_ARGS ?=
 LAB_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup lab test test-full test-unit release lock collect autograde feedback grades clean-grading bench setup-sandbox
+.PHONY: help setup lab site browser test test-full test-unit release lock collect autograde feedback grades clean-grading bench setup-sandbox
 
 help:
 	@echo "make lab        set up .venv if missing, then start JupyterLab on the course"
 	@echo "make test       set up .venv if missing, then run the whole test suite (offline)"
+	@echo "make lab INSTRUCTOR=1   JupyterLab with the instructor panels (Create Assignment, formgrader)"
+	@echo "make site       build the course website into site/build/html (SOLUTIONS=1: with the solutions)"
+	@echo "make browser    install Debian's chromium for the browser tests (as root; CI does it)"
 	@echo "make test-full  the whole suite plus every solution notebook executed at full size (slow on a CPU)"
 	@echo "make test-unit  only the fast unit tests (no notebook execution, no nbgrader)"
 	@echo "make release    regenerate notebooks/ (student versions) from solutions/ with nbgrader"
@@ -44,8 +47,28 @@ setup: $(STAMP)
 # Jupyter refuses to start as root unless told; containers and CI often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# Students get nbgrader's Assignment List and Validate button, not the instructor's panels (Create Assignment,
+# formgrader): lab/student/ switches those off. `make lab INSTRUCTOR=1` serves the instructor's JupyterLab.
+INSTRUCTOR ?= 0
+LAB_DIR ?= .
+LAB_ENV := $(if $(filter 1,$(INSTRUCTOR)),,JUPYTER_CONFIG_PATH="$(abspath lab/student)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))")
+
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=. $(ROOT_FLAG) $(LAB_ARGS)
+	$(LAB_ENV) $(BIN)/jupyter lab --notebook-dir="$(LAB_DIR)" $(ROOT_FLAG) $(LAB_ARGS)
+
+# The course as a static website (site/README.md): Sphinx + myst-nb, built offline from notebooks/ with outputs from
+# running the reference in fast mode. `make site SOLUTIONS=1` is the self-study build that also shows the solutions.
+SOLUTIONS ?= 0
+SITE_OUT ?= site/build/$(if $(filter 1,$(SOLUTIONS)),html-solutions,html)
+
+site: setup
+	$(TEST_ENV) $(PY) site/build.py --out "$(SITE_OUT)" $(if $(filter 1,$(SOLUTIONS)),--solutions,)
+
+# Debian's chromium for the browser tests (tests/site/, tests/test_lab.py); Playwright drives it, no browser download.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) && echo "chromium: $(CHROMIUM)" || { test "$$(id -u)" = 0 || { echo "chromium is missing: run 'sudo apt-get install chromium' (Debian/Ubuntu)"; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null && echo "installed $$($(CHROMIUM) --version)"; }
 
 test: setup
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
