@@ -16,7 +16,7 @@ import torch
 
 from ..data import PaddingCollator
 from ..modeling.multitask import IGNORE, MtBertForMultiTask, TaskSpec
-from ..modeling.tasks import pack_row, unpack_labels
+from ..modeling.tasks import labelled_rows, pack_row, unpack_labels
 
 __all__ = ["TaskSampler", "MultiTaskLoader", "MultiTaskDataset", "MultiTaskCollator", "task_metrics", "MAIN_METRIC",
            "evaluate_tasks", "summary_table"]
@@ -227,16 +227,9 @@ class MultiTaskCollator:
                 batch[k] = batch[k][:, :width]
         labels = unpack_labels(batch["labels"], self.tasks)
         if self.drop_empty_tasks:
-            labels = {name: y for name, y in labels.items() if _labelled(y).any()}
+            labels = {t.name: labels[t.name] for t in self.tasks if labelled_rows(t, labels[t.name]).any()}
         batch["labels"] = labels
         return batch
-
-
-def _labelled(y: torch.Tensor) -> torch.Tensor:
-    """(batch,) bool: which rows carry a label (not -100 / NaN) for this task."""
-    if y.dim() == 1:
-        return y != IGNORE
-    return ~(torch.isnan(y) | (y == IGNORE)).all(dim=1)
 
 
 # ============================================================================================== metrics
@@ -247,7 +240,7 @@ def task_metrics(task: TaskSpec, logits: torch.Tensor, labels: torch.Tensor, thr
     z = logits.detach().float().cpu()
     y = labels.detach().cpu()
     if task.kind == "multi_class":
-        keep = y != IGNORE
+        keep = labelled_rows(task, y)
         if not keep.any():
             return {"n": 0}
         pred, gold = z[keep].argmax(-1).numpy(), y[keep].numpy()
@@ -255,7 +248,7 @@ def task_metrics(task: TaskSpec, logits: torch.Tensor, labels: torch.Tensor, thr
                 "macro_f1": float(f1_score(gold, pred, average="macro", labels=list(range(z.shape[1])),
                                            zero_division=0))}
     if task.kind == "multi_label":
-        keep = ~(y == IGNORE).all(-1)
+        keep = labelled_rows(task, y)
         if not keep.any():
             return {"n": 0}
         pred = (torch.sigmoid(z[keep]) >= threshold).numpy().astype(int)

@@ -14,7 +14,7 @@ from torch import nn
 
 from .losses import IGNORE_INDEX
 
-__all__ = ["TASK_KINDS", "TaskSpec", "make_tasks", "build_heads", "packed_width", "pack_row", "unpack_labels"]
+__all__ = ["TASK_KINDS", "TaskSpec", "make_tasks", "build_heads", "packed_width", "pack_row", "unpack_labels", "labelled_rows"]
 
 TASK_KINDS = ("multi_class", "multi_label", "regression")
 _KIND_ALIASES = {"multi_class": "multi_class", "multiclass": "multi_class", "single_label": "multi_class",
@@ -185,3 +185,12 @@ def pack_row(tasks: Sequence[TaskSpec], encoded: dict) -> list[float]:
         else:
             row += [float("nan")] * len(t.labels) if v is None else [float(x) for x in v]
     return row
+
+
+def labelled_rows(task: TaskSpec, labels: torch.Tensor) -> torch.Tensor:
+    """(batch,) bool: the examples labelled for ``task`` in the loss format (not -100, a row of -100, or all NaN)."""
+    if task.kind == "multi_class":
+        return labels != IGNORE_INDEX
+    if task.kind == "multi_label":
+        return ~(labels == IGNORE_INDEX).all(dim=-1)
+    return ~torch.isnan(labels.float().reshape(labels.shape[0], -1)).all(dim=-1)
