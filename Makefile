@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 LAB_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup lab site browser test test-full test-unit release lock collect autograde feedback grades clean-grading bench setup-sandbox
+.PHONY: help setup lab site browser test test-full test-unit release lock collect autograde feedback grades flags clean-grading bench setup-sandbox hub test-hub
 
 help:
 	@echo "make lab        set up .venv if missing, then start JupyterLab on the course"
@@ -29,9 +29,12 @@ help:
 	@echo "make autograde ASSIGNMENT=00_bert_anatomy [JOBS=2]   autograde submitted/*/<assignment>, each in a bubblewrap sandbox"
 	@echo "make setup-sandbox                           install bubblewrap (the autograde sandbox) if missing"
 	@echo "make feedback ASSIGNMENT=...                 feedback HTML into feedback/"
-	@echo "make grades                                  export grades.csv from gradebook.db"
+	@echo "make grades                                  export grades.csv from gradebook.db (and flags.csv)"
+	@echo "make flags                                   what the autograder flagged or repaired, per cell and line"
 	@echo "make bench      measure the course's speed side by side (benchmarks/RESULTS.md)"
 	@echo "make lock       rewrite requirements.txt from the current .venv (after changing a pin)"
+	@echo "make hub        (as root) the classroom: JupyterHub with local users and nbgrader's exchange (docs/DEPLOY.md)"
+	@echo "make test-hub   (as root) the classroom end to end through the hub: release, submit, autograde, feedback"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -110,7 +113,8 @@ collect: setup
 autograde: setup
 	@test -n "$(ASSIGNMENT)" || (echo "usage: make autograde ASSIGNMENT=00_bert_anatomy [JOBS=2]" && exit 2)
 	@$(PY) scripts/instructor/sandbox.py check
-	$(TEST_ENV) $(PY) scripts/instructor/parallel.py "$(ASSIGNMENT)" --jobs "$(JOBS)"
+	$(TEST_ENV) $(PY) scripts/instructor/parallel.py "$(ASSIGNMENT)" --jobs "$(JOBS)"; status=$$?; \
+	  $(PY) scripts/instructor/flags.py; exit $$status
 
 feedback: setup
 	@test -n "$(ASSIGNMENT)" || (echo "usage: make feedback ASSIGNMENT=00_bert_anatomy" && exit 2)
@@ -118,9 +122,45 @@ feedback: setup
 
 grades: setup
 	$(BIN)/nbgrader export --to grades.csv && echo "wrote grades.csv"
+	@$(PY) scripts/instructor/flags.py
+
+# Everything the autograder flagged (tampering, kernel deaths) or repaired (copy/paste, stripped metadata): flags.csv
+flags: setup
+	$(PY) scripts/instructor/flags.py
 
 clean-grading:
-	rm -rf submitted autograded feedback gradebook.db grades.csv
+	rm -rf submitted autograded feedback gradebook.db grades.csv flags.csv
 
 bench: setup
 	$(TEST_ENV) $(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
+# --- the classroom hub (docs/DEPLOY.md) ---
+# JupyterHub (requirements-hub.txt) in the course venv, its proxy from npm into HUB_NODE, local Unix users, nbgrader's
+# exchange and the instructor's course directory (scripts/hub/setup.py), then the hub in the foreground. As root.
+HUB_DIR ?= .hub
+HUB_NODE ?= .hub/node
+HUB_URL ?= http://127.0.0.1:8000
+HUB_INSTRUCTOR ?= instructor
+HUB_STUDENTS ?= student1 student2
+HUB_EXCHANGE ?= /srv/nbgrader/exchange
+HUB_ARGS ?=
+HUB_TRAVERSE ?= 0
+CHP_VERSION := 5.3.0
+
+$(VENV)/.mtbert-hub-installed: requirements-hub.txt $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -r requirements-hub.txt
+	@touch $@
+
+$(HUB_NODE)/.chp-$(CHP_VERSION):
+	npm install --no-audit --no-fund --prefix "$(HUB_NODE)" configurable-http-proxy@$(CHP_VERSION)
+	@touch $@
+
+hub: $(VENV)/.mtbert-hub-installed $(HUB_NODE)/.chp-$(CHP_VERSION)
+	@test "$$(id -u)" = 0 || { echo "make hub creates Unix users and runs each user's server as that user: run it as root"; exit 1; }
+	$(PY) scripts/hub/setup.py --state "$(HUB_DIR)" --instructor "$(HUB_INSTRUCTOR)" --students $(HUB_STUDENTS) --exchange "$(HUB_EXCHANGE)" \
+	  $(if $(filter 1,$(HUB_TRAVERSE)),--traverse,)
+	cd "$(HUB_DIR)" && PATH="$(abspath $(HUB_NODE))/node_modules/.bin:$$PATH" MTBERT_HUB_STATE="$(abspath $(HUB_DIR))" \
+	  MTBERT_HUB_URL="$(HUB_URL)" $(BIN)/jupyterhub -f "$(abspath scripts/hub/jupyterhub_config.py)" $(HUB_ARGS)
+
+test-hub: $(VENV)/.mtbert-hub-installed $(HUB_NODE)/.chp-$(CHP_VERSION)
+	MTBERT_HUB_E2E=1 $(TEST_ENV) $(PY) -m pytest tests/hub -m slow $(PYTEST_ARGS)

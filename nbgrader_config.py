@@ -36,7 +36,8 @@ c.Execute.startup_timeout = 300
 
 # Autograding runs every submission's kernel in a bubblewrap sandbox (scripts/instructor/sandbox.py; threat model in
 # docs/INSTRUCTOR_GUIDE.md): only nbgrader's Execute step of `autograde` is replaced, validate and the students'
-# JupyterLab are unchanged. MTBERT_SANDBOX=off grades without it (and says so in the log).
+# JupyterLab are unchanged. MTBERT_SANDBOX=off grades without it (and says so in the log). The same step audits the
+# submission, checks the kernel's integrity reports and flags what it finds (verdict.py, docs/INSTRUCTOR_GUIDE.md).
 import importlib.util  # noqa: E402
 import sys  # noqa: E402
 
@@ -57,9 +58,17 @@ if _instructor_scripts():
     sys.path.insert(0, _instructor_scripts())
     from nbgrader.converters.autograde import Autograde as _Autograde
     from nbgrader.preprocessors import Execute as _Execute
+    from repair import RepairSubmission
     from sandbox import SandboxedExecute
 
     c.Autograde.autograde_preprocessors = [SandboxedExecute if pp is _Execute else pp
                                            for pp in _Autograde.autograde_preprocessors.default()]
+    # Copy/paste, stripped metadata and untouched test cells are sorted out before nbgrader reads the ids (repair.py).
+    c.Autograde.sanitize_preprocessors = [RepairSubmission] + list(_Autograde.sanitize_preprocessors.default())
+    # Feedback shows no hidden-test code (feedback.py).
+    from feedback import HideHiddenTests
+    from nbgrader.converters.generate_feedback import GenerateFeedback as _GenerateFeedback
+
+    c.GenerateFeedback.preprocessors = list(_GenerateFeedback.preprocessors.default()) + [HideHiddenTests]
     # Canvas / Moodle / plain-folder downloads for `nbgrader zip_collect` (make collect; scripts/instructor/lms.py).
     c.ZipCollectApp.collector_plugin = "lms.LMSCollector"

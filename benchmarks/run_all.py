@@ -10,6 +10,7 @@ Figures (each a ratio of two things measured in this run, on this machine):
   6. autograding one submission of each notebook with nbgrader (goal <= 30 s each)
   7. test-suite times after set-up: unit tests alone (goal <= 3 min), the whole suite (goal <= 30 min)
   8. GPU only: a MiniLM training step under autocast (bf16, or fp16 + GradScaler) vs fp32
+  9. autograding in the sandbox vs without it; 10. 40 submissions with JOBS=1 vs JOBS=2 (benchmarks/grading.py)
 
 Figures 2-5 and 8 run on --device (default: the GPU when there is one); the notebooks of figure 1 pick theirs.
 A complete run (figures 1-7, default --out) also copies the table into README.md between its bench markers.
@@ -360,8 +361,11 @@ def fig_tests(rows: list):
                  "<= 30 min", "met" if whole <= 1800 else "NOT met"))
 
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from grading import fig_jobs, fig_sandbox  # noqa: E402
+
 FIGURES = {"1": fig_notebooks, "2": fig_multitask, "3": fig_trainer, "4": fig_padding, "5": fig_mlm,
-           "6": fig_autograde, "7": fig_tests, "8": fig_autocast}
+           "6": fig_autograde, "7": fig_tests, "8": fig_autocast, "9": fig_sandbox, "10": fig_jobs}
 
 
 def main() -> None:

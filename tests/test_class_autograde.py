@@ -15,7 +15,8 @@ from nbgrader.api import Gradebook
 import re
 import subprocess
 
-from conftest import BIN, ROOT, notebook_path, run_nbgrader, subprocess_env
+from conftest import BIN, ROOT, SANDBOX_MISSING, notebook_path, run_nbgrader, subprocess_env
+from instructor.tampering import MARKER, catalogue
 
 ASSIGNMENT = "00_bert_anatomy"
 POINTS = {"test_masked_mean_pool": 3, "test_count_parameters": 2, "test_head_parameters": 2}
@@ -122,9 +123,30 @@ def head_parameters(model):
 '''
 
 
-def _student(pool=POOL_OK, count=COUNT_OK, head=HEAD_OK, delete=(), edit=None, expect=FULL, why=""):
+POOL_WARNS = '''
+import warnings, sys
+def masked_mean_pool(last_hidden_state, attention_mask):
+    warnings.warn("an ordinary warning from a correct answer")
+    print("a debugging line on stderr", file=sys.stderr)
+    m = attention_mask.to(last_hidden_state.dtype).unsqueeze(-1)
+    return (last_hidden_state * m).sum(1) / m.sum(1).clamp(min=1)
+'''
+COUNT_READS_MT = '''
+def count_parameters(module, trainable_only=False):
+    helper_module = anatomy  # the set-up cell's own alias of the module that holds the reference: only read
+    assert helper_module.__name__.startswith("mtbert_ref")
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+'''
+
+
+def _kill_after_tests(nb):
+    nb.cells.append(nbformat.v4.new_code_cell("import os\nos._exit(1)"))
+
+
+def _student(pool=POOL_OK, count=COUNT_OK, head=HEAD_OK, delete=(), edit=None, expect=FULL, why="", flag=None,
+             transform=None):
     return dict(answers={"masked_mean_pool": pool, "count_parameters": count, "head_parameters": head},
-                delete=delete, edit=edit or {}, expect=expect, why=why)
+                delete=delete, edit=edit or {}, expect=expect, why=why, flag=flag, transform=transform)
 
 
 CLASS = {
@@ -132,12 +154,6 @@ CLASS = {
     "s02_correct_einsum": _student(pool=POOL_EINSUM),
     "s03_correct_loops": _student(count=COUNT_LOOP, head=HEAD_BY_NAME),
     "s04_slow_but_correct": _student(pool=POOL_SLOW_LOOPS, why="Python loops: slow on CPU, still correct"),
-    "s05_correct": _student(pool=POOL_EINSUM, count=COUNT_LOOP),
-    "s06_correct": _student(head=HEAD_BY_NAME),
-    "s07_correct": _student(),
-    "s08_correct": _student(pool=POOL_EINSUM, head=HEAD_BY_NAME),
-    "s09_correct": _student(count=COUNT_LOOP),
-    "s10_correct": _student(),
     "s11_pool_ignores_mask": _student(pool=POOL_NO_MASK, expect=FULL - 3),
     "s12_pool_nan_on_empty_row": _student(pool=POOL_NO_CLAMP, expect=FULL - 3,
                                           why="passes the visible test, fails a hidden one"),
@@ -154,7 +170,7 @@ CLASS = {
     "s21_imports_reference": _student(pool=POOL_REFERENCE, expect=FULL - 3, why="integrity check"),
     "s22_renamed_function": _student(pool=POOL_RENAMED, expect=FULL - 3),
     "s23_syntax_error": _student(pool=POOL_SYNTAX_ERROR, expect=FULL - 3),
-    "s24_kills_kernel": _student(pool=KILLS_KERNEL, expect=0,
+    "s24_kills_kernel": _student(pool=KILLS_KERNEL, expect=0, flag="os._exit",
                                  why="the kernel dies at the first exercise: nothing after it can run"),
     "s25_deleted_test_cell": _student(delete=("test_count_parameters",), expect=FULL,
                                       why="nbgrader puts the deleted test back and runs it"),
@@ -162,14 +178,25 @@ CLASS = {
                                             expect=FULL - 2),
     "s27_edited_test_cell": _student(head=HEAD_ALL, edit={"test_head_parameters": "pass  # tests? what tests"},
                                      expect=FULL - 2, why="the original test cell is restored"),
-    "s28_untouched": dict(answers={}, delete=(), edit={}, expect=0, why="the released notebook as is"),
-    "s29_only_pool": dict(answers={"masked_mean_pool": POOL_OK}, delete=(), edit={}, expect=3),
-    "s30_correct": _student(pool=POOL_SLOW_LOOPS, count=COUNT_LOOP, head=HEAD_BY_NAME),
+    "s28_untouched": dict(answers={}, delete=(), edit={}, expect=0, why="the released notebook as is", flag=None,
+                          transform=None),
+    "s29_only_pool": dict(answers={"masked_mean_pool": POOL_OK}, delete=(), edit={}, expect=3, flag=None,
+                          transform=None),
+    # honest mistakes that cost nothing (#19 item 4)
+    "h01_warns_while_checked": _student(pool=POOL_WARNS, why="a UserWarning and a stderr line inside the check"),
+    "h02_kernel_dies_after_tests": _student(transform=_kill_after_tests, expect=FULL, flag="os._exit",
+                                            why="the points earned before the kernel died are kept"),
+    "h03_reads_constant_via_alias": _student(count=COUNT_READS_MT, why="reading mt.<constant> is not the reference"),
+    **catalogue(_student, FULL, POOL_OK),
+    "zz_victim_wrong_pool": _student(pool=POOL_NO_MASK, expect=FULL - 3,
+                                     why="graded after every tampering attempt: the package and checkers are intact"),
+    "zz_victim_correct": _student(why="graded last: a correct submission keeps full marks"),
 }
 
 
 def _make_submission(release_nb, spec):
     nb = nbformat.read(release_nb, as_version=4)
+
     cells = []
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -181,12 +208,29 @@ def _make_submission(release_nb, spec):
             cell.source = spec["edit"][gid]
         cells.append(cell)
     nb.cells = cells
+    if spec.get("transform"):
+        spec["transform"](nb)
     return nb
 
 
+def _tree_digest(root) -> dict:
+    """Content hash of every file of the course tree that student code must not change."""
+    import hashlib
+    skip = {"autograded", "feedback", "submitted"}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file() and not (set(p.relative_to(root).parts) & skip) and not p.name.startswith(
+                ("gradebook.db", ".nbgrader.log", "flags.csv")) and "__pycache__" not in p.parts}
+
+
+def _flags(course, student):
+    nb = nbformat.read(notebook_path(course / "autograded" / student, ASSIGNMENT), as_version=4)
+    return [f for f in nb.metadata.get("mtbert", {}).get("flags", []) if f["kind"] in ("tampering", "kernel")]
+
+
 @pytest.mark.slow
-def test_class_of_30_is_graded_right(tmp_path, monkeypatch):
-    assert len(CLASS) == 30
+def test_class_is_graded_right_and_tampering_is_stopped_or_flagged(tmp_path, monkeypatch):
+    """The class: honest students (right, wrong, slow, careless) and the tampering catalogue, graded with
+    `make autograde JOBS=2` (two sandboxes, one gradebook); victims are graded after the tamperers."""
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
@@ -199,40 +243,69 @@ def test_class_of_30_is_graded_right(tmp_path, monkeypatch):
         dest = course / "submitted" / student / ASSIGNMENT
         dest.mkdir(parents=True)
         nbformat.write(_make_submission(release_nb, spec), dest / release_nb.name)
+    package = _tree_digest(ROOT / "mtbert_ref")
+    run_nbgrader(["db", "upgrade"], cwd=course)
+    before = _tree_digest(course)
 
     start = time.perf_counter()
-    proc = subprocess.run([str(BIN / "nbgrader"), "autograde", ASSIGNMENT, "--force"], cwd=course,
-                          env=subprocess_env(), capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run([str(BIN / "python"), str(ROOT / "scripts" / "instructor" / "parallel.py"), ASSIGNMENT,
+                           "--jobs", "2", "--course", str(course)], cwd=course, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - start
-    print(f"\nautograded {len(CLASS)} submissions in {wall:.0f} s")
-    # nbgrader exits 1 when a submission killed its kernel, after grading everyone else: that student only
-    failed = set(re.findall(r"error processing assignment '[^']+' for student '([^']+)'", proc.stdout + proc.stderr))
-    assert failed <= {"s24_kills_kernel"}, f"nbgrader failed on {failed}:\n{proc.stderr[-4000:]}"
-    assert proc.returncode == (1 if failed else 0), proc.stderr[-3000:]
+    print(f"\nautograded {len(CLASS)} submissions with JOBS=2 in {wall:.0f} s")
+    assert proc.returncode == 0, f"make autograde failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+
+    # Student code changed nothing outside its sandbox, and left nothing running.
+    assert _tree_digest(course) == before, "student code changed the course tree"
+    assert _tree_digest(ROOT / "mtbert_ref") == package, "student code changed the installed package"
+    left = subprocess.run(["pgrep", "-af", MARKER], capture_output=True, text=True).stdout.strip()
+    assert not left, f"processes started by submissions outlived grading:\n{left}"
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         scores = {s.student_id: (s.score, s.max_score) for s in gb.assignment_submissions(ASSIGNMENT)}
-        per_cell = {s: {g.name: g.score for g in gb.find_submission_notebook(release_nb.stem, ASSIGNMENT, s).grades}
-                    for s in CLASS}
     assert set(scores) == set(CLASS), f"not every student was graded: missing {set(CLASS) - set(scores)}"
-    wrong = {s: (scores[s][0], spec["expect"], per_cell[s], spec["why"]) for s, spec in CLASS.items()
-             if scores[s][0] != spec["expect"]}
-    assert not wrong, f"unexpected scores (got, expected, per cell, why): {wrong}\n{proc.stderr[-3000:]}"
-    assert all(m == FULL for _, m in scores.values())
+    assert all(m == FULL for _, m in scores.values()), "a submission changed its maximum score"
+    report, problems = [], []
+    for student, spec in CLASS.items():
+        got, flags = scores[student][0], _flags(course, student)
+        named = [f["technique"] for f in flags]
+        report.append(f"{student:34s} {got:4.1f}/{FULL} deserved {spec['expect']}  flags: {named[:2]}")
+        if spec["flag"]:
+            if not any(spec["flag"] in t or spec["flag"] in (f.get("code") or "") for t, f in zip(named, flags)):
+                problems.append(f"{student}: no flag naming {spec['flag']!r} (flags: {named})")
+            if got > spec["expect"] and not flags:
+                problems.append(f"{student}: {got} > deserved {spec['expect']} without a flag")
+        else:
+            if got != spec["expect"]:
+                problems.append(f"{student}: got {got}, expected {spec['expect']} ({spec['why']})")
+            if flags:
+                problems.append(f"{student}: an honest submission was flagged: {named}")
+    print("\n".join(report))
+    if SANDBOX_MISSING:  # without the sandbox the cross-submission attacks are not stopped: only the rest is checked
+        problems = [p for p in problems if not p.startswith(("x0", "r0", "zz_"))]
+    assert not problems, "\n".join(problems) + "\n" + proc.stdout[-2000:]
+    flags_proc = subprocess.run([str(BIN / "python"), str(ROOT / "scripts" / "instructor" / "flags.py"), "--course",
+                                 str(course), "--out", str(tmp_path / "flags.csv")], capture_output=True, text=True)
+    assert "FLAG t01_replaces_checker" in flags_proc.stdout and "line 2" in flags_proc.stdout
 
     run_nbgrader(["generate_feedback", ASSIGNMENT, "--force"], cwd=course)
     for student in CLASS:
-        if student in failed:  # nbgrader keeps no graded notebook of a submission whose kernel died
-            continue
         html = list((course / "feedback" / student / ASSIGNMENT).glob("*.html"))
         assert html, f"no feedback for {student}"
+        text = html[0].read_text()
+        assert "hidden_tests=True" not in text and "BEGIN HIDDEN TESTS" not in text, f"{student}: hidden tests shown"
+        assert "BEGIN SOLUTION" not in text, f"{student}: the instructor's solution reached the feedback"
     text = next((course / "feedback" / "s21_imports_reference" / ASSIGNMENT).glob("*.html")).read_text()
     assert "reference implementation" in text, "the feedback should tell the student why the answer got 0"
+    text = next((course / "feedback" / "t01_replaces_checker" / ASSIGNMENT).glob("*.html")).read_text()
+    assert "Flagged for your instructor" in text
+    # Honest submissions no longer log nbgrader's "checksum has changed" (untouched test cells); an edited one does.
+    log = proc.stdout + proc.stderr
+    assert 1 <= log.count("Attribute 'checksum'") <= 2, "only the two edited test cells should log a checksum change"
 
-    # Determinism: the same submissions graded twice more give the same scores.
-    for _ in range(2):
+    # Determinism: the same submissions graded again give the same scores.
+    for student in ("s12_pool_nan_on_empty_row", "s17_two_wrong", "s01_correct"):
+        run_nbgrader(["autograde", ASSIGNMENT, "--force", "--student", student], cwd=course)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in ("s12_pool_nan_on_empty_row", "s17_two_wrong", "s01_correct"):
-            run_nbgrader(["autograde", ASSIGNMENT, "--force", "--student", student], cwd=course)
-        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-            for student in ("s12_pool_nan_on_empty_row", "s17_two_wrong", "s01_correct"):
-                assert gb.find_submission(ASSIGNMENT, student).score == scores[student][0]
+            assert gb.find_submission(ASSIGNMENT, student).score == scores[student][0]

@@ -136,6 +136,13 @@ def test_autograde_solution_full_marks_student_zero(assignment, course_copy):
     assert not errors, f"cells of the {assignment} solution raised while being graded: {errors[:3]}"
     assert all(c.get("execution_count") for c in executed.cells if c.cell_type == "code" and c.source.strip()), \
         f"not every code cell of the {assignment} solution was executed"
+    # No false alarm: the instructor's own answers raise no tampering flag and the kernel's integrity monitor reported
+    # every cell (scripts/instructor/verdict.py); the untouched release needed no repair.
+    flags = executed.metadata.get("mtbert", {}).get("flags", [])
+    assert not flags, f"the {assignment} solution was flagged: {flags[:3]}"
+    untouched = nbformat.read(next((course_copy / "autograded" / "untouched_student" / assignment).glob("*.ipynb")),
+                              as_version=4)
+    assert not untouched.metadata.get("mtbert", {}).get("repairs"), untouched.metadata["mtbert"]["repairs"]
     blank, _ = grades["untouched_student"]
     assert blank == 0, f"the untouched student notebook of {assignment} scored {blank}/{max_score}"
     got, _ = grades["broken_first_exercise"]

@@ -9,6 +9,7 @@ from ..backbone import tiny_bert_config
 from ..device import seed_everything
 from ..lessons.anatomy import HEAD_CLASSES, count_parameters, head_parameters
 from ..modeling.pooling import masked_mean_pool
+from .core import guard_checkers, hidden_seed
 from .core import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
 
 __all__ = ["check_masked_mean_pool", "check_count_parameters", "check_head_parameters"]
@@ -33,10 +34,10 @@ def check_masked_mean_pool(student_fn, device="cpu", seed: int = 0, hidden_tests
     cases = [dict(seed=seed)]
     if hidden_tests:
         cases += [
-            dict(seed=seed + 1, batch=1, seq=1, hidden=3),
-            dict(seed=seed + 2, batch=6, seq=11, hidden=8, mask_dtype=torch.bool),
-            dict(seed=seed + 3, batch=3, seq=5, hidden=4, dtype=torch.float64),
-            dict(seed=seed + 4, batch=2, seq=9, hidden=16, mask_dtype=torch.int32),
+            dict(seed=hidden_seed("check_masked_mean_pool", 1), batch=1, seq=1, hidden=3),
+            dict(seed=hidden_seed("check_masked_mean_pool", 2), batch=6, seq=11, hidden=8, mask_dtype=torch.bool),
+            dict(seed=hidden_seed("check_masked_mean_pool", 3), batch=3, seq=5, hidden=4, dtype=torch.float64),
+            dict(seed=hidden_seed("check_masked_mean_pool", 4), batch=2, seq=9, hidden=16, mask_dtype=torch.int32),
         ]
     for case in cases:
         h, mask = _pool_inputs(device=device, **case)
@@ -49,7 +50,7 @@ def check_masked_mean_pool(student_fn, device="cpu", seed: int = 0, hidden_tests
         expect_tensor(got, want, desc)
     # a fully padded row must not produce NaN
     if hidden_tests:
-        h, mask = _pool_inputs(seed + 5, device, batch=3)
+        h, mask = _pool_inputs(hidden_seed("check_masked_mean_pool", 5), device, batch=3)
         mask[1] = 0
         got = call_student(student_fn, h, mask, name="masked_mean_pool", reference=masked_mean_pool)
         if isinstance(got, torch.Tensor) and not torch.isfinite(got).all():
@@ -117,3 +118,6 @@ def check_head_parameters(student_fn, hidden_tests: bool = False) -> None:
                     "not be counted as a head parameter. Compare parameters by identity (`id(p)`), not by name.")
         expect_equal(got, head_parameters(model), f"head_parameters on a tiny {name}", hint)
     passed(f"head_parameters is right on {len(classes)} head classes")
+
+
+guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)

@@ -13,7 +13,9 @@ from transformers import BertForSequenceClassification
 from ..backbone import tiny_bert_config
 from ..lessons.classification import as_class_ids, macro_f1, training_step
 from ..modeling.classification import ClassificationHead, classification_loss
-from .core import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
+from .core import guard_checkers
+from .core import (GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged,
+                   hidden_seed, passed)
 
 __all__ = ["check_classification_head", "check_classification_loss", "check_training_step", "check_macro_f1"]
 
@@ -30,8 +32,9 @@ def check_classification_head(student_cls, device="cpu", seed: int = 0, hidden_t
     if hidden_tests:
         cases += [dict(hidden=32, labels=1, p=0.0, batch=5), dict(hidden=8, labels=7, p=0.5, batch=3),
                   dict(hidden=24, labels=2, p=0.3, batch=1, dtype=torch.float64)]
-    for case in cases:
+    for i, case in enumerate(cases):
         dtype = case.get("dtype", torch.float32)
+        seed = seed if i == 0 else hidden_seed("check_classification_head", i)
         torch.manual_seed(seed)
         ref = ClassificationHead(case["hidden"], case["labels"], case["p"]).to(device, dtype)
         desc = f"ClassificationHead(hidden_size={case['hidden']}, num_labels={case['labels']}, dropout_prob={case['p']})"
@@ -93,6 +96,7 @@ def _loss_cases(hidden_tests: bool):
          torch.tensor([0, 0, 1, 2, 0, 1]), None, torch.tensor([0.5, 1.0, 3.0]), "single_label_classification"),
     ]
     if hidden_tests:
+        g = torch.Generator().manual_seed(hidden_seed("check_classification_loss", 0))
         cases += [
             ("single-label: 2 classes, int32 labels", torch.randn(7, 2, generator=g),
              torch.tensor([1, 0, 1, 1, 0, 0, 1], dtype=torch.int32), None, None, "single_label_classification"),
@@ -183,7 +187,8 @@ def check_training_step(student_fn, device="cpu", seed: int = 0, hidden_tests: b
     settings = [dict(steps=2, opt="adamw", lr=1e-3, dropout=0.1)]
     if hidden_tests:
         settings += [dict(steps=3, opt="sgd", lr=0.5, dropout=0.0), dict(steps=2, opt="adamw", lr=5e-4, dropout=0.3)]
-    for st in settings:
+    for n_setting, st in enumerate(settings):
+        seed = seed if n_setting == 0 else hidden_seed("check_training_step", n_setting)
         base = _tiny_classifier(seed, dropout=st["dropout"])
         models = {who: copy.deepcopy(base).to(device).eval() for who in ("ref", "you")}   # handed over in eval mode
         opts = {}
@@ -244,6 +249,7 @@ def _f1_cases(hidden_tests: bool):
         ("num_labels=4 where class 3 occurs in neither y_true nor y_pred", [0, 1, 2, 2, 1, 0], [0, 2, 2, 1, 1, 1], 4),
     ]
     if hidden_tests:
+        rng = np.random.default_rng(hidden_seed("check_macro_f1", 0))
         t2 = rng.integers(0, 5, 200)
         p2 = np.where(rng.random(200) < 0.4, t2, rng.integers(0, 5, 200))
         cases += [
@@ -285,3 +291,6 @@ def check_macro_f1(student_fn, hidden_tests: bool = False) -> None:
                 hint = "F1 of class c is 2*TP / (2*TP + FP + FN); average the classes without weights."
         expect_equal(got, want, f"macro_f1 on {desc}", hint)
     passed(f"macro_f1 matches the reference on {len(cases)} cases")
+
+
+guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)

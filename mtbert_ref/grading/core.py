@@ -29,13 +29,71 @@ __all__ = [
     "time_limit",
     "passed",
     "clone_inputs",
+    "hidden_seed",
+    "checker",
+    "guard_checkers",
 ]
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the whole mtbert_ref package
 
 
 class GradingError(AssertionError):
-    """A graded check failed; the message is meant for the student."""
+    """A graded check failed; the message is meant for the student.
+
+    In JupyterLab, nbgrader's Validate dialog and the feedback, IPython shows only the checker's sentence (which names
+    the student's own line where there is one), not a traceback through mtbert_ref's internals.
+    """
+
+    def _render_traceback_(self):
+        return [f"\x1b[0;31mGradingError\x1b[0m: {self}"]
+
+
+def checker(fn: Callable) -> Callable:
+    """Decorator for every ``check_*``: warnings and stderr output raised while checking (an ordinary torch or numpy
+    UserWarning from a correct answer, a progress bar) are shown on stdout instead, because nbgrader scores a test
+    cell with any stderr output 0."""
+    import functools
+    import io
+    import warnings
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        err = io.StringIO()
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(err):
+            warnings.simplefilter("always")
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                notes = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+                notes += [line for line in err.getvalue().splitlines() if line.strip()]
+                if notes:
+                    shown = "\n  ".join(n[:300] for n in notes[:5]) + ("\n  …" if len(notes) > 5 else "")
+                    print(f"note: the check printed {len(notes)} warning(s)/message(s); they cost no points:\n  {shown}")
+    return run
+
+
+def guard_checkers(namespace: dict) -> None:
+    """Apply :func:`checker` to every ``check_*`` function of a checker module (its last line)."""
+    for name, value in list(namespace.items()):
+        if name.startswith("check_") and inspect.isfunction(value) and not hasattr(value, "__wrapped__"):
+            namespace[name] = checker(value)
+
+
+def hidden_seed(checker: str, case: int = 0) -> int:
+    """The seed of hidden case ``case`` of ``checker``, derived from the grading machine's secret.
+
+    ``make autograde`` puts the instructor's secret in MTBERT_GRADING_SECRET (scripts/instructor/secret.py); with it,
+    every submission of the course gets the same hidden cases (regrades are reproducible) and no one without the secret
+    can know them in advance: a table of answers read from this package cannot match them. Without a secret (a student
+    calling a checker with ``hidden_tests=True`` on their own machine) every call draws fresh cases.
+    """
+    import hashlib
+    import hmac
+    secret = os.environ.get("MTBERT_GRADING_SECRET", "")
+    if not secret:
+        return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    digest = hmac.new(secret.encode(), f"{checker}/{case}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 def passed(message: str) -> None:
@@ -60,12 +118,10 @@ def _code_objects(code):
 
 
 def _is_reference(fn: Any, reference: Any = None) -> bool:
-    """True if ``fn`` is, aliases, wraps or calls the course's reference implementation instead of the student's own.
-
-    Detected: the reference object itself (any alias, e.g. ``from mtbert_ref.x import f as my_f``), a partial or
-    ``functools.wraps`` around it, anything defined inside mtbert_ref, a function whose code object is the reference's,
-    and a function (or lambda) whose body names the reference or its module.
-    """
+    """True if ``fn`` *is* the course's reference: the object itself or an alias, a partial or ``functools.wraps``
+    around it, anything defined inside mtbert_ref, a function carrying the reference's code object, or a subclass of
+    the reference class. Calling, wrapping or copying it however reached is caught while the function runs
+    (:func:`_watch_reference`); merely naming the module, reading a constant or using a notebook helper is not."""
     target = _unwrap(fn)
     module = getattr(target, "__module__", None) or ""
     if module.startswith("mtbert_ref"):
@@ -76,32 +132,78 @@ def _is_reference(fn: Any, reference: Any = None) -> bool:
             return True
     if reference is None:
         return False
-    ref = _unwrap(reference)
-    if target is ref:
-        return True
-    code = getattr(target, "__code__", None)
-    if code is None and inspect.isclass(target):
-        fwd = getattr(target, "forward", None)
-        code = getattr(fwd, "__code__", None)
-        target = fwd if fwd is not None else target
-    if code is None:
-        return False
-    if code is getattr(ref, "__code__", None):
-        return True
-    ref_mod = sys.modules.get(getattr(ref, "__module__", "") or "")
-    glb = getattr(target, "__globals__", {}) or {}
-    for co in _code_objects(code):
-        for name in co.co_names:
-            obj = glb.get(name)
-            if obj is ref or (ref_mod is not None and obj is ref_mod):
-                return True
-    for cell in getattr(target, "__closure__", None) or ():
-        try:
-            if cell.cell_contents is ref:
-                return True
-        except ValueError:
-            pass
-    return False
+    for ref in _references(reference):
+        if target is ref:
+            return True
+        if inspect.isclass(target) and inspect.isclass(ref) and issubclass(target, ref):
+            return True
+    codes, _ = _reference_code(reference)
+    own = [target] + ([v for v in vars(target).values()] if inspect.isclass(target) else [])
+    return any(getattr(getattr(o, "__func__", o), "__code__", None) in codes for o in own)
+
+
+def _references(reference) -> list:
+    return [_unwrap(r) for r in (reference if isinstance(reference, (tuple, list)) else (reference,))]
+
+
+def _fingerprint(code) -> tuple:
+    consts = tuple(_fingerprint(c) if inspect.iscode(c) else repr(c) for c in code.co_consts)
+    return code.co_code, code.co_names, code.co_varnames, consts
+
+
+def _reference_code(reference) -> tuple[set, set]:
+    """The code objects of the reference (its methods, for a class) and their fingerprints."""
+    codes, tops = set(), set()
+    for ref in _references(reference):
+        objs = list(vars(ref).values()) if inspect.isclass(ref) else [ref]
+        for obj in objs:
+            fn = getattr(obj, "__func__", obj)
+            fn = getattr(fn, "fget", fn)
+            code = getattr(fn, "__code__", None)
+            if code is not None:
+                codes.update(_code_objects(code))
+                tops.add(code)
+    # Only whole function bodies count as copies: a one-line generator expression is written the same way by many.
+    return codes, {_fingerprint(c) for c in tops}
+
+
+def _is_cell_code(code) -> bool:
+    """Code written in a notebook cell (ipykernel names each cell's file /tmp/ipykernel_<pid>/<hash>.py)."""
+    return "ipykernel_" in (code.co_filename or "")
+
+
+def _compiled_at_run_time(code) -> bool:
+    """Code that no notebook cell and no file holds: built by exec/compile from a string (e.g. the reference's source
+    read from the package)."""
+    name = code.co_filename or ""
+    return not _is_cell_code(code) and not os.path.isfile(name)
+
+
+@contextlib.contextmanager
+def _watch_reference(reference):
+    """Record every call of the reference's code, or of a copy of it compiled at run time (exec, compile, types),
+    while the block runs — however the student reached it (a computed import, a default argument, a copied
+    ``__code__``, a subclass)."""
+    hits: list = []
+    if reference is None:
+        yield hits
+        return
+    codes, prints = _reference_code(reference)
+
+    def profile(frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            if code in codes or (_compiled_at_run_time(code) and _fingerprint(code) in prints):
+                hits.append(code)
+
+    old, old_threads = sys.getprofile(), threading.getprofile() if hasattr(threading, "getprofile") else None
+    sys.setprofile(profile)
+    threading.setprofile(profile)
+    try:
+        yield hits
+    finally:
+        sys.setprofile(old)
+        threading.setprofile(old_threads)
 
 
 def _student_line(tb) -> str:
@@ -162,8 +264,8 @@ def call_student(fn: Callable, *args, name: str | None = None, seconds: float | 
         raise GradingError(f"`{name}` is the course's reference implementation from mtbert_ref, not your own code. "
                            "This exercise is graded on your implementation: write it yourself (0 points for this test).")
     try:
-        with time_limit(seconds, f"`{name}`"):
-            return fn(*args, **kwargs)
+        with time_limit(seconds, f"`{name}`"), _watch_reference(reference) as used:
+            result = fn(*args, **kwargs)
     except GradingError:
         raise
     except NotImplementedError:
@@ -173,6 +275,12 @@ def call_student(fn: Callable, *args, name: str | None = None, seconds: float | 
         where = _student_line(sys.exc_info()[2])
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise GradingError(f"`{name}` raised {type(exc).__name__}: {msg}{where}") from None
+    if used:
+        ran = getattr(used[0], "co_qualname", used[0].co_name)
+        raise GradingError(f"`{name}` ran the course's reference implementation (`{ran}` from mtbert_ref, or a copy "
+                           "of its code) instead of your own code. This exercise is graded on your implementation: "
+                           "write it yourself (0 points for this test).")
+    return result
 
 
 def clone_inputs(obj):
@@ -270,10 +378,10 @@ def expect_equal(actual: Any, expected: Any, what: str, hint: str = "") -> None:
 
 def fresh_copy(fn: Callable) -> Callable:
     """Recompile ``fn`` from its source into a new function outside mtbert_ref (for the course's own tests:
-    the reference, treated as if a student had written it)."""
+    the reference, treated as if a student had typed it into a notebook cell — hence the cell-like file name)."""
     import textwrap
     src = textwrap.dedent(inspect.getsource(fn))
     namespace = dict(sys.modules[fn.__module__].__dict__)
     namespace["__name__"] = "student_copy"
-    exec(compile(src, f"<student copy of {fn.__name__}>", "exec"), namespace)  # noqa: S102
+    exec(compile(src, f"/tmp/ipykernel_course_tests/{fn.__name__}.py", "exec"), namespace)  # noqa: S102
     return namespace[fn.__name__]

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 from ..lessons.grow import replay_mix
 from ..modeling.grow import grow_linear
 from ..modeling.grow_rows import imprint_rows
+from .core import guard_checkers, hidden_seed
 from .core import GradingError, call_student, expect_equal, expect_tensor, expect_unchanged, passed
 
 __all__ = ["check_grow_linear", "check_init_strategy", "check_replay_mix"]
@@ -39,8 +40,9 @@ def check_grow_linear(student_fn, device="cpu", hidden_tests: bool = False) -> N
     device = torch.device(device)
     cases = [dict(seed=0, d=8, c=4, k=1)]
     if hidden_tests:
-        cases += [dict(seed=1, d=16, c=6, k=3), dict(seed=2, d=5, c=3, k=2, bias=False),
-                  dict(seed=3, d=12, c=7, k=2, dtype=torch.float64), dict(seed=4, d=32, c=12, k=1)]
+        hs = [hidden_seed("check_grow_linear", i) for i in range(5)]
+        cases += [dict(seed=hs[1], d=16, c=6, k=3), dict(seed=hs[2], d=5, c=3, k=2, bias=False),
+                  dict(seed=hs[3], d=12, c=7, k=2, dtype=torch.float64), dict(seed=hs[4], d=32, c=12, k=1)]
     for case in cases:
         layer, id2label, new_labels, w, b, x = _linear_case(device=device, **case)
         c, k, d = case["c"], case["k"], case["d"]
@@ -93,7 +95,7 @@ def check_grow_linear(student_fn, device="cpu", hidden_tests: bool = False) -> N
         expect_equal(got_label2id, {n: i for i, n in want_id2label.items()}, f"{desc}: label2id",
                      "label2id is the inverse of id2label: {name: id}.")
     if hidden_tests:
-        layer, id2label, _, w, b, _ = _linear_case(seed=9, d=6, c=3, k=1, device=device)
+        layer, id2label, _, w, b, _ = _linear_case(seed=hidden_seed("check_grow_linear", 9), d=6, c=3, k=1, device=device)
         bad = [("a label name that already exists", [id2label[1]], w, b),
                ("an empty list of new labels", [], w[:0], b[:0]),
                ("the same new name twice", ["sports", "sports"], torch.cat([w, w]), torch.cat([b, b]))]
@@ -133,9 +135,10 @@ def check_init_strategy(student_fn, device="cpu", hidden_tests: bool = False) ->
     device = torch.device(device)
     cases = [dict(seed=0, c=5, d=8, k=2, n=12)]
     if hidden_tests:
-        cases += [dict(seed=1, c=10, d=16, k=3, n=30), dict(seed=2, c=4, d=6, k=2, n=9, bias=False),
-                  dict(seed=3, c=6, d=12, k=1, n=5, dtype=torch.float64), dict(seed=4, c=7, d=10, k=3, n=11,
-                                                                             single=True)]
+        hs = [hidden_seed("check_init_strategy", i) for i in range(5)]
+        cases += [dict(seed=hs[1], c=10, d=16, k=3, n=30), dict(seed=hs[2], c=4, d=6, k=2, n=9, bias=False),
+                  dict(seed=hs[3], c=6, d=12, k=1, n=5, dtype=torch.float64),
+                  dict(seed=hs[4], c=7, d=10, k=3, n=11, single=True)]
     for case in cases:
         w, b, feats, labels, k = _imprint_case(device=device, **case)
         inputs = (w, b, feats, labels)
@@ -228,3 +231,6 @@ def check_replay_mix(student_fn, hidden_tests: bool = False) -> None:
                                    "old_examples; draw them at random (with the seeded generator).")
     passed(f"replay_mix keeps every new example, replays the right number of old ones, and is seeded "
            f"({len(cases)} case(s))")
+
+
+guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)

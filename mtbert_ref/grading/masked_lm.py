@@ -10,7 +10,8 @@ from transformers import BertConfig
 
 from ..backbone import tiny_bert_config
 from ..modeling.mlm import IGNORE_INDEX, MLMHead, mask_tokens, mlm_loss
-from .core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
+from .core import guard_checkers
+from .core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, hidden_seed, passed
 
 __all__ = ["check_mlm_head", "check_mask_tokens", "check_mlm_loss"]
 
@@ -97,7 +98,7 @@ def check_mlm_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
     for case, dtype in cases:
         config = _head_config(case)
         student, ref, emb = _build_student_head(student_cls, config, device, dtype)
-        g = torch.Generator().manual_seed(100 + case)
+        g = torch.Generator().manual_seed(100 if not n_checks else hidden_seed("check_mlm_head", n_checks))
         batch, seq = (3, 7) if case == 0 else (2, 11)
         h = torch.randn(batch, seq, config.hidden_size, generator=g).to(device=device, dtype=dtype)
         positions = torch.rand(batch, seq, generator=g) < 0.3
@@ -145,7 +146,8 @@ def check_mlm_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
         config = _head_config(0)
         student, ref, emb = _build_student_head(student_cls, config, device)
         student.train()
-        h = torch.randn(2, 5, config.hidden_size, generator=torch.Generator().manual_seed(5)).to(device)
+        h = torch.randn(2, 5, config.hidden_size, generator=torch.Generator().manual_seed(hidden_seed("check_mlm_head", 99)))\
+            .to(device)
         out = call_student(student, h, name="MLMHead.forward")
         if not isinstance(out, torch.Tensor) or not out.requires_grad:
             raise GradingError("The logits of your MLMHead carry no gradient: do not use .detach(), .data or "
@@ -208,7 +210,7 @@ def check_mask_tokens(student_fn, device="cpu", hidden_tests: bool = False) -> N
     mask_id, vocab = 4, 1000
     cases = [(0, 64, 96, 0.15)]
     if hidden_tests:
-        cases += [(1, 96, 64, 0.3), (2, 128, 48, 0.15)]
+        cases += [(hidden_seed("check_mask_tokens", 0), 96, 64, 0.3), (hidden_seed("check_mask_tokens", 1), 128, 48, 0.15)]
     for seed, batch, seq, prob in cases:
         ids, special = _mask_inputs(seed, batch, seq, vocab, device)
         before = clone_inputs((ids, special))
@@ -275,12 +277,13 @@ def check_mask_tokens(student_fn, device="cpu", hidden_tests: bool = False) -> N
                                "the `generator` argument.")
     if hidden_tests:
         # a row made only of special tokens and padding: nothing may be chosen; mlm_probability=0 chooses nothing
-        ids, special = _mask_inputs(7, 4, 16, vocab, device)
+        seed = hidden_seed("check_mask_tokens", 2)
+        ids, special = _mask_inputs(seed, 4, 16, vocab, device)
         special[1] = True
-        masked, labels = _student_masks(student_fn, ids, special, mask_id, vocab, 0.5, 7, device)
+        masked, labels = _student_masks(student_fn, ids, special, mask_id, vocab, 0.5, seed, device)
         if bool((labels[1] != IGNORE_INDEX).any()):
             raise GradingError("A row whose tokens are all special/padding got a label: such a row must stay untouched.")
-        masked, labels = _student_masks(student_fn, ids, special, mask_id, vocab, 0.0, 7, device)
+        masked, labels = _student_masks(student_fn, ids, special, mask_id, vocab, 0.0, seed, device)
         if bool((labels != IGNORE_INDEX).any()) or not torch.equal(masked, ids):
             raise GradingError("With mlm_probability=0 nothing should be chosen (labels all -100, input unchanged).")
     passed(f"mask_tokens: rates within statistical bounds, special tokens and padding untouched, labels right, "
@@ -292,8 +295,8 @@ def check_mlm_loss(student_fn, device="cpu", hidden_tests: bool = False) -> None
     device = torch.device(device)
     cases = [("full", 0, torch.float32), ("masked", 1, torch.float32)]
     if hidden_tests:
-        cases += [("full", 2, torch.float64), ("masked", 3, torch.float64), ("masked-1d", 4, torch.float32),
-                  ("none", 5, torch.float32)]
+        hidden = [("full", torch.float64), ("masked", torch.float64), ("masked-1d", torch.float32), ("none", torch.float32)]
+        cases += [(layout, hidden_seed("check_mlm_loss", i), dtype) for i, (layout, dtype) in enumerate(hidden)]
     for layout, seed, dtype in cases:
         g = torch.Generator().manual_seed(seed)
         batch, seq, vocab = 4, 9, 23
@@ -338,3 +341,6 @@ def check_mlm_loss(student_fn, device="cpu", hidden_tests: bool = False) -> None
                 raise GradingError(f"{what} returned a loss with no gradient: do not use .item(), .detach() or "
                                    "torch.no_grad() inside mlm_loss.")
     passed(f"mlm_loss matches the reference in the full and the masked layouts ({len(cases)} cases on {device.type})")
+
+
+guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)

@@ -9,7 +9,9 @@ from transformers import BertModel
 from ..backbone import tiny_bert_config
 from ..lessons.multiple_choice import encode_choices, mc_accuracy
 from ..modeling.multiple_choice import MultipleChoiceHead, multiple_choice_logits
-from .core import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
+from .core import guard_checkers
+from .core import (GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged,
+                   hidden_seed, passed)
 
 __all__ = ["check_mc_head", "check_encode_choices", "check_mc_accuracy"]
 
@@ -76,8 +78,9 @@ def check_mc_head(student_fn, device="cpu", seed: int = 0, hidden_tests: bool = 
                   dict(batch=5, choices=2, length=11), dict(batch=4, choices=3, length=8, with_types=False),
                   dict(batch=3, choices=3, length=10, with_mask=False)]
     for i, case in enumerate(cases):
-        bert, head = _tiny_mc_parts(seed + i, device)
-        ids, mask, types = _mc_inputs(seed + 10 + i, case["batch"], case["choices"], case["length"], device,
+        case_seed = seed if i == 0 else hidden_seed("check_mc_head", i)
+        bert, head = _tiny_mc_parts(case_seed, device)
+        ids, mask, types = _mc_inputs(case_seed + 10, case["batch"], case["choices"], case["length"], device,
                                       case.get("with_mask", True), case.get("with_types", True))
         before = clone_inputs((ids, mask, types))
         state = {k: v.clone() for k, v in head.state_dict().items()}
@@ -225,6 +228,7 @@ def _acc_cases(hidden_tests: bool):
         ("5 questions with 3 choices, all right", torch.eye(3)[[0, 2, 1, 1, 0]] * 3.0, torch.tensor([0, 2, 1, 1, 0])),
     ]
     if hidden_tests:
+        g = torch.Generator().manual_seed(hidden_seed("check_mc_accuracy", 0))
         cases += [
             ("7 questions with 2 choices", torch.randn(7, 2, generator=g), torch.randint(0, 2, (7,), generator=g)),
             ("one question with 5 choices", torch.randn(1, 5, generator=g), torch.tensor([3])),
@@ -266,3 +270,6 @@ def check_mc_accuracy(student_fn, device="cpu", hidden_tests: bool = False) -> N
                 hint = "Predict `logits.argmax(dim=-1)` and return the mean of (prediction == label) as a float."
         expect_equal(got, want, f"mc_accuracy on {desc}", hint)
     passed(f"mc_accuracy matches the reference on {len(cases)} cases on {device.type}")
+
+
+guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)

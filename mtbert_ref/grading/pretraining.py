@@ -25,7 +25,8 @@ from ..lessons.nsp import make_nsp_pairs
 from ..modeling.causal_lm import causal_attention_mask, shift_labels
 from ..modeling.nsp import IS_NEXT, MtBertForNextSentencePrediction, NSPHead
 from ..modeling.pretraining import pretraining_loss
-from .core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, passed
+from .core import guard_checkers
+from .core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, hidden_seed, passed
 
 __all__ = ["check_nsp_head", "check_make_nsp_pairs", "check_pretraining_loss", "check_causal_mask",
            "check_shift_labels"]
@@ -56,9 +57,10 @@ def check_nsp_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
     transformers' ``BertForNextSentencePrediction`` with the same weights."""
     device = torch.device(device)
     sizes = [32] + ([8, 48] if hidden_tests else [])
-    for hidden in sizes:
+    for i, hidden in enumerate(sizes):
         cfg = tiny_bert_config(hidden_size=hidden, num_attention_heads=4)
-        seed_everything(hidden)
+        case_seed = hidden if i == 0 else hidden_seed("check_nsp_head", i)
+        seed_everything(case_seed)
         head = _build_student_head(student_cls, cfg).to(device)
         ref = NSPHead(cfg).to(device)
         with torch.no_grad():
@@ -66,7 +68,7 @@ def check_nsp_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
             ref.seq_relationship.bias.normal_()
             head.seq_relationship.weight.copy_(ref.seq_relationship.weight)
             head.seq_relationship.bias.copy_(ref.seq_relationship.bias)
-        pooled = torch.tanh(torch.randn(5, hidden, generator=torch.Generator().manual_seed(hidden))).to(device)
+        pooled = torch.tanh(torch.randn(5, hidden, generator=torch.Generator().manual_seed(case_seed))).to(device)
         before = clone_inputs(pooled)
         got = call_student(head, pooled, name="NSPHead.forward", reference=NSPHead)
         expect_unchanged(before, pooled, "The pooled_output given to NSPHead")
@@ -82,7 +84,7 @@ def check_nsp_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
     if hidden_tests:
         # inside a whole model: same numbers as transformers
         cfg = tiny_bert_config()
-        seed_everything(1)
+        seed_everything(hidden_seed("check_nsp_head", 0))
         hf = BertForNextSentencePrediction(cfg).to(device).eval()
         with torch.no_grad():
             hf.cls.seq_relationship.weight.normal_()
@@ -90,7 +92,7 @@ def check_nsp_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
         model = MtBertForNextSentencePrediction.from_hf(hf).eval()
         model.head = _build_student_head(student_cls, cfg).to(device)
         model.head.load_state_dict({k[len("cls."):]: v for k, v in hf.state_dict().items() if k.startswith("cls.")})
-        g = torch.Generator().manual_seed(3)
+        g = torch.Generator().manual_seed(hidden_seed("check_nsp_head", 100))
         ids = torch.randint(1, cfg.vocab_size, (4, 9), generator=g).to(device)
         tt = torch.zeros_like(ids)
         tt[:, 5:] = 1
@@ -148,6 +150,7 @@ def _check_pairs(pairs, docs, where, cls_id, sep_id, max_length, what):
     for tok, (d, s, p, _) in where.items():
         doc_len[(d, s)] = max(doc_len.get((d, s), 0), p + 1)
     n_not = 0
+    walks: dict[int, list[tuple[int, int, bool, int]]] = {}   # document -> (pair, first sentence, A cut, last sentence)
     for n, ex in enumerate(pairs):
         if not isinstance(ex, dict):
             raise GradingError(f"pair {n} is a {type(ex).__name__}, expected a dict with input_ids, token_type_ids, "
@@ -202,6 +205,7 @@ def _check_pairs(pairs, docs, where, cls_id, sep_id, max_length, what):
             raise GradingError(f"pair {n}: segment B does not start at the beginning of a sentence {what}. When B is "
                                "too long, cut tokens from its *end* (B[:-1]), so the start of B stays.")
         a_cut = wa[0][2] != 0
+        walks.setdefault(wa[0][0], []).append((n, wa[0][1], len(ids) == max_length, a_last[1]))  # full: A may be cut
         b_cut = b_last[2] != doc_len[(b_last[0], b_last[1])] - 1
         if (a_cut or b_cut) and len(ids) != max_length:
             raise GradingError(f"pair {n} was truncated to {len(ids)} tokens, below max_length={max_length}: stop "
@@ -221,11 +225,39 @@ def _check_pairs(pairs, docs, where, cls_id, sep_id, max_length, what):
             if wa[0][0] == wb[0][0]:
                 raise GradingError(f"pair {n} is labelled 1 (NotNext) but B comes from the same document as A; take B "
                                    "from a different document.")
+    _check_walk(walks, docs, what)
     frac = n_not / len(pairs)
     margin = 4 * math.sqrt(0.25 / len(pairs))
     if abs(frac - 0.5) > margin:
         raise GradingError(f"{n_not} of {len(pairs)} pairs ({frac:.0%}) are NotNext {what}; with a fair coin per pair "
                            f"that should be 50% ± {margin:.0%}.")
+
+
+def _check_walk(walks, docs, what):
+    """Recipe steps 1 and 6: in each document the A segments start at sentence 0 and follow each other (the next A
+    starts at sentence i + k, right after the previous A) until fewer than two sentences are left."""
+    for d, doc in enumerate(docs):
+        kept = [j for j, s in enumerate(doc) if s]  # empty sentences are skipped: count only the others
+        ordinal = {j: k for k, j in enumerate(kept)}
+        n_sent = len(kept)
+        steps = [(n, ordinal[first], cut, ordinal[last]) for n, first, cut, last in walks.get(d, [])]
+        if n_sent >= 2 and not steps:
+            raise GradingError(f"document {d} has {n_sent} sentences but no pair has its segment A there {what}: walk "
+                               "through every document with at least two sentences.")
+        expected = 0
+        for n, first, cut, last in steps:
+            if last < expected or (not cut and first != expected):
+                step = ("overlaps the previous A (did you continue at i + 1?)" if first < expected else
+                        "skips a sentence after the previous A (did you continue at i + k + 1?)")
+                raise GradingError(f"pair {n}: segment A starts at sentence {first} of document {d}, but the walk is at "
+                                   f"sentence {expected} {what}: it {step}. After a pair, continue at sentence i + k "
+                                   "(the sentence right after A: for IsNext that is B, for NotNext the sentence not "
+                                   "used).")
+            expected = last + 1
+        if steps and expected != n_sent - 1:
+            raise GradingError(f"the segments A of document {d} end at sentence {expected - 1} of its {n_sent} "
+                               f"sentences {what}: keep walking while at least two sentences are left (i < "
+                               "len(doc) - 1), so that the last A ends at the second-to-last sentence.")
 
 
 def check_make_nsp_pairs(student_fn, device="cpu", hidden_tests: bool = False) -> None:
@@ -239,8 +271,9 @@ def check_make_nsp_pairs(student_fn, device="cpu", hidden_tests: bool = False) -
     cls_id, sep_id = 101, 102
     cases = [dict(seed=0, n_docs=150, max_length=40)]
     if hidden_tests:
-        cases += [dict(seed=1, n_docs=120, max_length=12), dict(seed=2, n_docs=100, max_length=64),
-                  dict(seed=3, n_docs=200, max_length=7), dict(seed=4, n_docs=60, max_length=128)]
+        hidden = [dict(n_docs=120, max_length=12), dict(n_docs=100, max_length=64), dict(n_docs=200, max_length=7),
+                  dict(n_docs=60, max_length=128)]
+        cases += [dict(c, seed=hidden_seed("check_make_nsp_pairs", i)) for i, c in enumerate(hidden)]
     for case in cases:
         docs, where = _synthetic_documents(case["seed"], case["n_docs"])
         before = copy.deepcopy(docs)
@@ -290,8 +323,9 @@ def check_pretraining_loss(student_fn, device="cpu", hidden_tests: bool = False)
     device = torch.device(device)
     cases = [dict(seed=0)]
     if hidden_tests:
-        cases += [dict(seed=1, batch=1, seq=4, vocab=7), dict(seed=2, batch=8, seq=12, vocab=50, masked_frac=0.15),
-                  dict(seed=3, batch=4, seq=5, vocab=9, masked_frac=0.9), dict(seed=4, dtype=torch.float64)]
+        hidden = [dict(batch=1, seq=4, vocab=7), dict(batch=8, seq=12, vocab=50, masked_frac=0.15),
+                  dict(batch=4, seq=5, vocab=9, masked_frac=0.9), dict(dtype=torch.float64)]
+        cases += [dict(c, seed=hidden_seed("check_pretraining_loss", i)) for i, c in enumerate(hidden)]
     for case in cases:
         inputs = _loss_inputs(device=device, **case)
         before = clone_inputs(inputs)
@@ -351,11 +385,11 @@ def check_causal_mask(student_fn, device="cpu", hidden_tests: bool = False) -> N
     device = torch.device(device)
     cases = [dict(seed=0, batch=3, seq=6)]
     if hidden_tests:
-        cases += [dict(seed=1, batch=1, seq=1), dict(seed=2, batch=4, seq=9, left=True),
-                  dict(seed=3, batch=2, seq=5, mask_dtype=torch.bool),
-                  dict(seed=4, batch=3, seq=7, dtype=torch.float16),
-                  dict(seed=5, batch=2, seq=8, dtype=torch.bfloat16, mask_dtype=torch.int32),
-                  dict(seed=6, batch=2, seq=4, dtype=torch.float64)]
+        hidden = [dict(batch=1, seq=1), dict(batch=4, seq=9, left=True), dict(batch=2, seq=5, mask_dtype=torch.bool),
+                  dict(batch=3, seq=7, dtype=torch.float16),
+                  dict(batch=2, seq=8, dtype=torch.bfloat16, mask_dtype=torch.int32),
+                  dict(batch=2, seq=4, dtype=torch.float64)]
+        cases += [dict(c, seed=hidden_seed("check_causal_mask", i)) for i, c in enumerate(hidden)]
     for case in cases:
         dtype = case.pop("dtype", torch.float32)
         am = _padding_masks(**case).to(device)
@@ -409,7 +443,8 @@ def check_shift_labels(student_fn, device="cpu", hidden_tests: bool = False) -> 
     device = torch.device(device)
     cases = [dict(seed=0, batch=2, seq=6)]
     if hidden_tests:
-        cases += [dict(seed=1, batch=1, seq=1), dict(seed=2, batch=5, seq=11), dict(seed=3, batch=3, seq=2)]
+        hidden = [dict(batch=1, seq=1), dict(batch=5, seq=11), dict(batch=3, seq=2)]
+        cases += [dict(c, seed=hidden_seed("check_shift_labels", i)) for i, c in enumerate(hidden)]
     for case in cases:
         g = torch.Generator().manual_seed(case["seed"])
         labels = torch.randint(5, 500, (case["batch"], case["seq"]), generator=g)
@@ -437,3 +472,6 @@ def check_shift_labels(student_fn, device="cpu", hidden_tests: bool = False) -> 
                                        f"predict), got {got[:, -1].tolist()}.")
         expect_tensor(got, want, desc)
     passed(f"shift_labels matches the reference in {len(cases)} case(s) on {device.type}")
+
+
+guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)

@@ -39,6 +39,7 @@ ENV_KEEP = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "NBGRADER_EXECUTION", "HF_HUB_OF
             "OPENBLAS_NUM_THREADS", "MPLBACKEND", "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES",
             "JPY_SESSION_NAME", "PYDEVD_DISABLE_FILE_VALIDATION")
 ENV_KEEP_PREFIX = ("MTBERT_",)
+ENV_DROP = ("MTBERT_INTEGRITY_KEY", "MTBERT_GRADING_SECRET_FILE")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "localtime", "fonts",
              "alternatives")
 
@@ -126,7 +127,8 @@ def bwrap_command(kernel_argv: list[str], cwd: str, connection_file: str, socket
     cmd += _parents(socket_dir) + ["--bind", socket_dir, socket_dir,
                                    "--perms", "0444", "--ro-bind-data", str(conn_fd), connection_file]
     cmd += ["--remount-ro", "/", "--chdir", cwd]
-    env = {k: v for k, v in os.environ.items() if k in ENV_KEEP or k.startswith(ENV_KEEP_PREFIX)}
+    env = {k: v for k, v in os.environ.items() if (k in ENV_KEEP or k.startswith(ENV_KEEP_PREFIX))
+           and k not in ENV_DROP}
     env.update(HOME="/tmp", USER="student", PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]))
     if os.path.isdir(hub_cache()):
         env["HF_HUB_CACHE"] = os.path.realpath(hub_cache())
@@ -141,8 +143,21 @@ def bwrap_command(kernel_argv: list[str], cwd: str, connection_file: str, socket
     return cmd + kernel_argv
 
 
+def _key_pipe() -> list[str]:
+    """Hand the integrity monitor's key to the kernel on a pipe (its environment is readable by student code)."""
+    key = os.environ.pop("MTBERT_INTEGRITY_KEY", "")
+    if not key:
+        return []
+    read, write = os.pipe()
+    os.write(write, key.encode())
+    os.close(write)
+    os.set_inheritable(read, True)
+    return ["--setenv", "MTBERT_INTEGRITY_FD", str(read)]
+
+
 def launch(kernel_argv: list[str]) -> None:
     """The kernel command nbgrader runs (cwd = the submission's folder): exec the same kernel inside bwrap."""
+    key_args = _key_pipe()
     conn = kernel_argv[kernel_argv.index("-f") + 1]
     socket_dir = os.path.join(os.path.dirname(conn), "sock")
     uid = None
@@ -152,7 +167,8 @@ def launch(kernel_argv: list[str]) -> None:
     fd = os.open(conn, os.O_RDONLY)
     os.set_inheritable(fd, True)
     cmd = bwrap_command(kernel_argv, os.getcwd(), conn, socket_dir, uid, fd)
-    os.execv(cmd[0], cmd)
+    at = cmd.index("--")
+    os.execv(cmd[0], cmd[:at] + key_args + cmd[at:])
 
 
 def problem() -> str | None:
@@ -181,10 +197,40 @@ if __name__ == "__main__":  # `launch` (once per kernel) and `check` start fast 
     AsyncKernelManager = Execute = object
 else:
     from jupyter_client.manager import AsyncKernelManager
+    from nbclient.exceptions import DeadKernelError
+    from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import Execute
 
+    import verdict
 
-class SandboxKernelManager(AsyncKernelManager):
+# The kernel's first line, before any cell: the integrity monitor (mtbert_ref/grading/integrity.py).
+MONITOR = "--IPKernelApp.exec_lines=__import__('mtbert_ref.grading.integrity').grading.integrity.install()"
+
+
+def grading_secret() -> str:
+    """The course's grading secret (hidden cases, mtbert_ref.grading.core.hidden_seed): MTBERT_GRADING_SECRET, or the
+    file MTBERT_GRADING_SECRET_FILE (default ~/.config/mtbert/grading_secret, created once, mode 600) — outside the
+    course folder, so no sandbox and no student sees it."""
+    if os.environ.get("MTBERT_GRADING_SECRET"):
+        return os.environ["MTBERT_GRADING_SECRET"]
+    path = Path(os.environ.get("MTBERT_GRADING_SECRET_FILE") or Path.home() / ".config" / "mtbert" / "grading_secret")
+    if not path.exists():
+        import secrets
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, secrets.token_hex(32).encode())
+        os.close(fd)
+    return path.read_text().strip()
+
+
+class MonitoredKernelManager(AsyncKernelManager):
+    """The notebook's usual kernel, with the integrity monitor installed before the first cell."""
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        return [*super().format_kernel_cmd(extra_arguments), MONITOR]
+
+
+class SandboxKernelManager(MonitoredKernelManager):
     """Starts the notebook's kernel through ``sandbox.py launch`` and talks to it over Unix sockets in a private
     folder (one per kernel)."""
 
@@ -208,12 +254,28 @@ class SandboxKernelManager(AsyncKernelManager):
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's Execute preprocessor, with every kernel in a sandbox (MTBERT_SANDBOX=off: without, and says so)."""
+    """nbgrader's Execute preprocessor for ``autograde``: every kernel in a sandbox (MTBERT_SANDBOX=off: without,
+    and says so), the submission audited before it runs, the integrity monitor's reports checked after, a kernel
+    death that keeps the points already earned, and every finding flagged in the graded notebook (verdict.py)."""
 
     def __init__(self, *args, **kwargs):
-        if enabled():
-            kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
+        kwargs.setdefault("kernel_manager_class", SandboxKernelManager if enabled() else MonitoredKernelManager)
         super().__init__(*args, **kwargs)
+        self._running = None
+
+    def on_cell_start(self, **kwargs):  # nbclient hook: which cell a dying kernel was running
+        self._running = kwargs.get("cell_index")
+
+    def _released(self, resources):
+        info = resources.get("nbgrader", {})
+        try:
+            path = CourseDirectory(config=self.config).format_path(
+                CourseDirectory(config=self.config).release_directory, ".", info["assignment"])
+            import nbformat
+            return nbformat.read(os.path.join(path, info["notebook"] + ".ipynb"), as_version=4)
+        except (KeyError, OSError, ValueError) as exc:
+            self.log.warning("released notebook not found (%s): every code cell is audited", exc)
+            return None
 
     def preprocess(self, nb, resources, *args, **kwargs):
         if not enabled():
@@ -221,7 +283,26 @@ class SandboxedExecute(Execute):
         elif not shutil.which("bwrap"):
             raise RuntimeError("the grading sandbox is not available: bubblewrap (bwrap) is not installed; "
                                + INSTALL_HINT)
-        return super().preprocess(nb, resources, *args, **kwargs)
+        import secrets
+        flags = verdict.audit(nb, self._released(resources))
+        key = secrets.token_hex(32)
+        os.environ["MTBERT_INTEGRITY_KEY"] = key  # to the launcher only: it hands it on through a pipe
+        os.environ["MTBERT_GRADING_SECRET"] = grading_secret()
+        last_cell = None
+        try:
+            nb, resources = super().preprocess(nb, resources, *args, **kwargs)
+        except DeadKernelError as exc:
+            self.log.warning("the kernel died in cell %s; keeping the points of the tests that ran", self._running)
+            flags += verdict.finish_dead_kernel(nb, self._running, exc)
+            last_cell = self._running
+        finally:
+            os.environ.pop("MTBERT_INTEGRITY_KEY", None)
+        flags += verdict.read_heartbeats(nb, key.encode(), last_cell=last_cell)
+        for f in flags:
+            self.log.warning("FLAG %s: %s", resources.get("nbgrader", {}).get("student", "?"),
+                             verdict.describe(f))
+        verdict.write_flags(nb, flags)
+        return nb, resources
 
 
 def main(argv: list[str]) -> int:

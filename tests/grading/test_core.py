@@ -1,5 +1,6 @@
 """The grading machinery: each failure class gets its own readable message."""
 import functools
+import sys
 import time
 
 import pytest
@@ -97,3 +98,112 @@ def test_in_place_modification_detected():
     with pytest.raises(GradingError, match="modified in place"):
         expect_unchanged(before, x, "The input")
     expect_unchanged(before, before.clone(), "The input")
+
+
+# --- reference detection by real use (#19 item 3) ---------------------------------------------------------------
+_H, _M = torch.ones(2, 3, 4), torch.ones(2, 3)
+
+
+def _disguised_uses():
+    import importlib
+    import inspect
+    import types
+
+    def computed_import(h, m):
+        mod = importlib.import_module("mtbert_ref.modeling." + "pooling")
+        return getattr(mod, "masked_" + "mean_pool")(h, m)
+
+    def copied_code(h, m):
+        return h
+
+    copied_code.__code__ = anatomy.masked_mean_pool.__code__
+    copied = types.FunctionType(anatomy.masked_mean_pool.__code__, dict(anatomy.__dict__), "mine")
+
+    def default_alias(h, m, _f=anatomy.masked_mean_pool):
+        return _f(h, m)
+
+    def helper(h, m):
+        return anatomy.masked_mean_pool(h, m)
+
+    def calls_a_helper(h, m):
+        return helper(h, m) * 1
+
+    src = inspect.getsource(anatomy.masked_mean_pool)
+    ns = dict(anatomy.__dict__)
+    exec(compile(src, "<read at run time>", "exec"), ns)  # noqa: S102 - the disguise under test
+    return {"computed import": computed_import, "copied __code__": copied_code, "FunctionType of its code": copied,
+            "default-argument alias": default_alias, "through a helper": calls_a_helper,
+            "exec of its source": ns["masked_mean_pool"]}
+
+
+@pytest.mark.parametrize("how", list(_disguised_uses()))
+def test_disguised_uses_of_the_reference_are_rejected(how):
+    fn = _disguised_uses()[how]
+    with pytest.raises(GradingError, match="reference implementation"):
+        call_student(fn, _H, _M, name="masked_mean_pool", reference=anatomy.masked_mean_pool)
+
+
+def test_a_subclass_of_the_reference_class_is_rejected():
+    from mtbert_ref.modeling.qa import QAHead
+
+    class Mine(QAHead):
+        pass
+
+    class Borrowed(torch.nn.Module):
+        forward = QAHead.forward
+
+    for cls in (Mine, Borrowed):
+        with pytest.raises(GradingError, match="reference implementation"):
+            call_student(cls, 4, name="QAHead", reference=QAHead)
+
+
+def test_reading_a_constant_or_a_notebook_helper_is_not_reference_use():
+    import mtbert_ref as mt
+    from mtbert_ref.modeling.losses import IGNORE_INDEX
+
+    def own(h, m):
+        _ = (mt.__name__, IGNORE_INDEX)
+        w = m.to(h.dtype).unsqueeze(-1)
+        return (h * w).sum(1) / w.sum(1).clamp(min=1)
+
+    def uses_helper(h, m):  # a course helper that is not this exercise's reference
+        torch.manual_seed(0)
+        mt.seed_everything(0)
+        return own(h, m)
+
+    for fn in (own, uses_helper):
+        assert call_student(fn, _H, _M, reference=anatomy.masked_mean_pool).shape == (2, 4)
+    assert sys.getprofile() is None, "the reference watch must be removed after the call"
+
+
+# --- warnings and stderr cost nothing; short messages (#19 items 4 and 6) --------------------------------------
+def test_checker_moves_warnings_and_stderr_to_stdout(capsys):
+    import warnings
+
+    from mtbert_ref.grading.core import checker
+
+    @checker
+    def check_something():
+        warnings.warn("an ordinary warning", UserWarning)
+        print("progress 10%", file=sys.stderr)
+
+    check_something()
+    out = capsys.readouterr()
+    assert out.err == ""
+    assert "UserWarning: an ordinary warning" in out.out and "progress 10%" in out.out and "no points" in out.out
+
+
+def test_grading_error_renders_as_one_sentence():
+    err = GradingError("`f` returned 3, expected 4.")
+    assert err._render_traceback_() == ["\x1b[0;31mGradingError\x1b[0m: `f` returned 3, expected 4."]
+
+
+def test_hidden_seed_follows_the_secret(monkeypatch):
+    from mtbert_ref.grading.core import hidden_seed
+    monkeypatch.setenv("MTBERT_GRADING_SECRET", "a")
+    a = [hidden_seed("check_x", i) for i in range(3)]
+    assert a == [hidden_seed("check_x", i) for i in range(3)] and len(set(a)) == 3
+    monkeypatch.setenv("MTBERT_GRADING_SECRET", "b")
+    assert a != [hidden_seed("check_x", i) for i in range(3)]
+    monkeypatch.delenv("MTBERT_GRADING_SECRET")
+    assert hidden_seed("check_x", 0) != hidden_seed("check_x", 0) or hidden_seed("check_x", 0) != a[0]

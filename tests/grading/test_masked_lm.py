@@ -216,3 +216,11 @@ def _loss_nan_when_empty(logits, labels):
 def test_check_mlm_loss_rejects_mistakes(fn, message):
     with pytest.raises(GradingError, match=message):
         check_mlm_loss(fn, hidden_tests=True)
+
+
+@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
+def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch):
+    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
+    check_mlm_head(fresh_copy(MLMHead), hidden_tests=True)
+    check_mask_tokens(fresh_copy(mask_tokens), hidden_tests=True)
+    check_mlm_loss(fresh_copy(mlm_loss), hidden_tests=True)

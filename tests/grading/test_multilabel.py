@@ -129,6 +129,8 @@ def _unguard(monkeypatch):
     """The wrong variants above call the reference on purpose; let the checker run them as if students wrote them."""
     import mtbert_ref.grading.core as checking
     monkeypatch.setattr(checking, "_is_reference", lambda fn, reference=None: False)
+    watch = checking._watch_reference
+    monkeypatch.setattr(checking, "_watch_reference", lambda reference: watch(None))
 
 
 def test_tune_checker_accepts_reference():
@@ -209,3 +211,11 @@ def test_fixed_model_checker_reports_constructor_error():
             self.sigmoid = nn.functional.sigmoid()
     with pytest.raises(GradingError, match="TypeError"):
         check_fixed_model(Broken)
+
+
+@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
+def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch):
+    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
+    check_multilabel_loss_and_predict(fresh_copy(multilabel_loss), fresh_copy(predict_labels), hidden_tests=True)
+    check_tune_thresholds(fresh_copy(tune_thresholds), hidden_tests=True)
+    check_fixed_model(fresh_copy(DebtagsTagger), hidden_tests=True)

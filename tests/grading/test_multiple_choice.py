@@ -178,3 +178,11 @@ def test_check_mc_accuracy_accepts_reference():
 def test_check_mc_accuracy_rejects(fn, pattern):
     with pytest.raises(GradingError, match=pattern):
         check_mc_accuracy(fn, hidden_tests=True)
+
+
+@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
+def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch, tokenizer):
+    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
+    check_mc_head(fresh_copy(multiple_choice_logits), hidden_tests=True)
+    check_encode_choices(fresh_copy(encode_choices), tokenizer, hidden_tests=True)
+    check_mc_accuracy(fresh_copy(mc_accuracy), hidden_tests=True)

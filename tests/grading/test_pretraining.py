@@ -388,3 +388,52 @@ def in_place(labels):
 def test_check_shift_labels_rejects_bugs(bad, message):
     with pytest.raises(GradingError, match=message):
         check_shift_labels(bad, hidden_tests=True)
+
+
+@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
+def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch):
+    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
+    check_nsp_head(fresh_copy(NSPHead), hidden_tests=True)
+    check_make_nsp_pairs(fresh_copy(make_nsp_pairs), hidden_tests=True)
+    check_pretraining_loss(fresh_copy(pretraining_loss), hidden_tests=True)
+    check_causal_mask(fresh_copy(causal_attention_mask), hidden_tests=True)
+    check_shift_labels(fresh_copy(shift_labels), hidden_tests=True)
+
+
+def _strided(step):
+    """make_nsp_pairs whose walk continues at i + 1 or i + k + 1 instead of i + k (recipe step 6)."""
+    def fn(documents, cls_id, sep_id, max_length=64, seed=0, max_sentences_a=3):
+        rng = random.Random(seed)
+        docs = [[list(s) for s in d if s] for d in documents]
+        pairs = []
+        for d, doc in enumerate(docs):
+            i = 0
+            while i < len(doc) - 1:
+                k = rng.randint(1, min(max_sentences_a, len(doc) - 1 - i))
+                a = [t for s in doc[i:i + k] for t in s]
+                if rng.random() < 0.5:
+                    label, b = 0, list(doc[i + k])
+                else:
+                    other = rng.choice([j for j in range(len(docs)) if j != d and docs[j]])
+                    label, b = 1, list(rng.choice(docs[other]))
+                while len(a) + len(b) > max_length - 3:
+                    if len(a) > len(b):
+                        a.pop(0)
+                    else:
+                        b.pop()
+                ids = [cls_id] + a + [sep_id] + b + [sep_id]
+                pairs.append({"input_ids": ids, "token_type_ids": [0] * (len(a) + 2) + [1] * (len(b) + 1),
+                              "attention_mask": [1] * len(ids), "labels": label})
+                i += {"one": 1, "k+1": k + 1, "k": k}[step]
+        return pairs
+    return fn
+
+
+def test_strided_variant_with_the_right_step_passes():
+    check_make_nsp_pairs(_strided("k"), hidden_tests=True)
+
+
+@pytest.mark.parametrize("step,message", [("one", "overlaps the previous A"), ("k+1", "skips a sentence")])
+def test_check_make_nsp_pairs_rejects_a_wrong_stride(step, message):
+    with pytest.raises(GradingError, match=message):
+        check_make_nsp_pairs(_strided(step))

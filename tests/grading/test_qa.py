@@ -140,3 +140,12 @@ _mutated_first_gold = mutant(squad_em_f1, "golds = list(gold_answers) or [\"\"]"
 def test_check_squad_em_f1_rejects_bugs(student, match):
     with pytest.raises(GradingError, match=match):
         qa.check_squad_em_f1(student, hidden_tests=True)
+
+
+@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
+def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch, tok):
+    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
+    qa.check_qa_head(fresh_copy(QAHead), hidden_tests=True)
+    qa.check_prepare_features(fresh_copy(prepare_features), tok, hidden_tests=True)
+    qa.check_decode_spans(fresh_copy(decode_spans), tok, hidden_tests=True)
+    qa.check_squad_em_f1(fresh_copy(squad_em_f1), hidden_tests=True)
