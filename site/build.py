@@ -9,6 +9,9 @@
 3. The page shows the student notebook with those outputs (or, with --solutions, the solution code), a note on how
    the outputs were made, and a link to download the student notebook. Sphinx + myst-nb render the pages
    (site/conf.py), with the home page's syllabus taken from README.md.
+   The Chinese edition (site/lang.py, `--lang`) is built the same way from notebooks/NN_name_zh/ into zh-CN/ of
+   the same folder, reusing the English executions (the code cells are identical); every page links to its
+   counterpart in the other language.
 4. The built HTML is checked: no solution or hidden-test marker, and in the student view no line of solution or
    hidden-test code that the student notebook does not itself contain.
 """
@@ -30,6 +33,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lang as L  # noqa: E402  (site/lang.py: the site's words in each language)
+
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
 SOLUTIONS = ROOT / "solutions"
@@ -40,7 +46,9 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def lessons() -> list[str]:
-    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit())
+    """The English lessons (solutions/NN_name_zh/ are their Chinese editions)."""
+    return sorted(p.name for p in SOLUTIONS.iterdir()
+                  if p.is_dir() and p.name[:2].isdigit() and not p.name.endswith(L.SUFFIX["zh-CN"]))
 
 
 def notebook_file(base: Path, lesson: str) -> Path:
@@ -161,7 +169,19 @@ def clean_outputs(cell):
     cell.metadata.pop("execution", None)
 
 
-def page(student_nb, executed_nb, lesson: str, solutions: bool, fast_note: str):
+def localised(executed_nb, student_nb):
+    """The executed (English) notebook with the prose of `student_nb`, an edition with the same cells."""
+    nb = copy.deepcopy(executed_nb)
+    if len(nb.cells) != len(student_nb.cells):
+        raise SystemExit("the Chinese student notebook and the English one have different cells: run "
+                         "scripts/authoring/translate.py --release")
+    for cell, prose in zip(nb.cells, student_nb.cells):
+        if cell.cell_type == "markdown":
+            cell.source = prose.source
+    return nb
+
+
+def page(student_nb, executed_nb, lesson: str, solutions: bool, fast_note: str, lang: str = "en"):
     nb = copy.deepcopy(executed_nb if solutions else student_nb)
     nb.metadata.pop("widgets", None)
     for cell, done in zip(nb.cells, executed_nb.cells):
@@ -174,19 +194,19 @@ def page(student_nb, executed_nb, lesson: str, solutions: bool, fast_note: str):
     lines = first.source.splitlines()
     if first.cell_type != "markdown" or not lines or not lines[0].startswith("# "):
         raise SystemExit(f"{lesson}: the first cell must be a markdown cell starting with the '# ' title")
-    view = ("This is the **self-study edition**: exercise cells show the reference solution."
-            if solutions else "Exercise cells show what you fill in (`raise NotImplementedError()`); the outputs "
-            "below them are the reference solution's.")
-    note = (f"```{{note}}\nWork through this lesson in Jupyter: {{download}}`download the student notebook "
-            f"<../downloads/{lesson}.ipynb>` (or `make lab` in the course repository). {view} {fast_note}\n```")
-    first.source = "\n".join([lines[0], "", note, *lines[1:]])
+    words = L.TEXT[lang]
+    view = words["view_solutions" if solutions else "view_student"]
+    english = lesson.removesuffix(L.SUFFIX[lang]) if L.SUFFIX[lang] else lesson  # the page's name in English
+    note = "```{note}\n" + words["note"].format(href=f"../downloads/{lesson}.ipynb", view=view, fast=fast_note) + \
+        "\n```"
+    first.source = "\n".join([lines[0], "", L.switch_link(lang, english, depth=1), "", note, *lines[1:]])
     return nb
 
 
-def syllabus_from_readme() -> list[dict]:
-    """Rows of README.md's syllabus table: lesson folder, what you implement, time."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Syllabus", 1)[1].split("\n## ", 1)[0]
+def syllabus_from_readme(lang: str = "en") -> list[dict]:
+    """Rows of README.md's (README.zh-CN.md's) syllabus table: lesson folder, what you implement, time."""
+    text = (ROOT / L.README[lang]).read_text(encoding="utf-8")
+    section = text.split(L.SYLLABUS_HEADING[lang], 1)[1].split("\n## ", 1)[0]
     rows = []
     for line in section.splitlines():
         cols = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -197,34 +217,34 @@ def syllabus_from_readme() -> list[dict]:
     return rows
 
 
-def index_page(titles: dict[str, str], solutions: bool, fast_note: str) -> str:
-    rows = {r["lesson"]: r for r in syllabus_from_readme()}
-    table = ["| lesson | what it covers | you implement (graded) | time |", "|---|---|---|---|"]
+def index_page(titles: dict[str, str], solutions: bool, fast_note: str, lang: str = "en") -> str:
+    words = L.TEXT[lang]
+    rows = {r["lesson"]: r for r in syllabus_from_readme(lang)}
+    table = [words["columns"], "|---|---|---|---|"]
     for lesson, title in titles.items():
         r = rows.get(lesson, {})
         table.append(f"| {{doc}}`{title} <lessons/{lesson}>` | {r.get('topics', '')} | "
                      f"{r.get('implement', '')} | {r.get('time', '')} |")
-    intro = (ROOT / "README.md").read_text().split("\n\n", 2)[1].strip()
-    edition = ("This is the **self-study edition**: the lessons show the reference solutions."
-               if solutions else "The lessons show the exercises as students get them; solutions are not on this site.")
+    intro = (ROOT / L.README[lang]).read_text(encoding="utf-8").split("\n\n", 2)[1].strip()
+    edition = words["edition_solutions" if solutions else "edition_student"]
     toc = "\n".join(f"lessons/{lesson}" for lesson in titles)
-    return f"""# mtbert — BERT heads, from MLM to multi-task
+    return f"""# {words["title"]}
+
+{L.switch_link(lang, "index", depth=0)}
 
 {intro}
 
-Each lesson is a Jupyter notebook, autograded with [nbgrader](https://nbgrader.readthedocs.io): you implement the
-graded functions in the notebook, a test cell below each one checks your code against the course's reference. This
-site shows every lesson with its explanations, code and outputs. {edition} {fast_note}
+{words["about"]} {edition} {fast_note}
 
-To work on a lesson, download its student notebook from its page, or clone the course repository and run `make lab`.
+{words["work"]}
 
-## Syllabus
+## {words["syllabus"]}
 
 {chr(10).join(table)}
 
 ```{{toctree}}
 :maxdepth: 1
-:caption: Lessons
+:caption: {words["caption"]}
 :hidden:
 
 {toc}
@@ -247,10 +267,65 @@ def check_html(out: Path, secrets: set[str], solutions: bool) -> None:
         raise SystemExit("the built site leaks instructor material:\n  " + "\n  ".join(problems[:20]))
 
 
+def executed_lesson(lesson: str, args, env_digest: str, timings: list):
+    """The English lesson executed with the reference solutions (from the cache when its code is unchanged)."""
+    student_nb = nbformat.read(notebook_file(NOTEBOOKS, lesson), as_version=4)
+    solution_nb = nbformat.read(notebook_file(SOLUTIONS, lesson), as_version=4)
+    nb = executable(student_nb, solution_nb, lesson)
+    cached = CACHE / f"{lesson}-{cache_key(nb, env_digest)}.ipynb"
+    t = time.perf_counter()
+    if cached.exists() and not args.no_cache:
+        executed, how = nbformat.read(cached, as_version=4), "cached"
+    else:
+        print(f"executing {lesson} (reference solutions, MTBERT_FAST=1) ...", flush=True)
+        executed = execute(nb, lesson, args.timeout)
+        for old in CACHE.glob(f"{lesson}-*.ipynb"):
+            old.unlink()
+        nbformat.write(executed, cached)
+        how = "executed"
+    timings.append((lesson, how, time.perf_counter() - t))
+    print(f"  {lesson}: {how} in {timings[-1][2]:.0f} s", flush=True)
+    return executed
+
+
+def build_edition(lang: str, out: Path, work: str, executed: dict, args) -> int:
+    """Write the sources of one edition into `work`-src (beside the site, not in it) and render them into `out`."""
+    t = time.perf_counter()
+    src = Path(work + "-src")
+    shutil.rmtree(src, ignore_errors=True)
+    (src / "lessons").mkdir(parents=True)
+    (src / "downloads").mkdir()
+    fast_note = L.TEXT[lang]["fast_note"]
+    titles = {}
+    for lesson, done in executed.items():
+        name = lesson + L.SUFFIX[lang]
+        student_nb = nbformat.read(notebook_file(NOTEBOOKS, name), as_version=4)
+        run = done if lang == "en" else localised(done, student_nb)
+        nbformat.write(page(student_nb, run, name, args.solutions, fast_note, lang), src / "lessons" / f"{name}.ipynb")
+        shutil.copy(notebook_file(NOTEBOOKS, name), src / "downloads" / f"{name}.ipynb")
+        titles[name] = student_nb.cells[0].source.splitlines()[0][2:].strip()
+    (src / "index.md").write_text(index_page(titles, args.solutions, fast_note, lang), encoding="utf-8")
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(SITE), "-q", "-W", "--keep-going", "-E",
+           "-d", work + "-doctrees", str(src), str(out)]
+    if args.solutions:
+        cmd[3:3] = ["-t", "solutions"]  # conf.py: the self-study title
+    if lang != "en":
+        cmd[3:3] = ["-t", "zh"]  # conf.py: the Chinese language and title
+    if subprocess.run(cmd).returncode:
+        print(f"sphinx-build failed ({lang})", file=sys.stderr)
+        return 1
+    n_pages = len(list(out.glob("*.html"))) + len(list((out / "lessons").glob("*.html")))
+    print(f"site ({lang}): {n_pages} pages in {out} (sphinx {time.perf_counter() - t:.0f} s)")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=SITE / "build" / "html")
     ap.add_argument("--solutions", action="store_true", help="self-study build: show the solution code")
+    ap.add_argument("--lang", choices=[*L.LANGS, "all"], default="all",
+                    help="the edition(s) to build (default all: English in OUT, Chinese in OUT/zh-CN; the language "
+                         "switch of a single edition links to the other one's folder)")
     ap.add_argument("--only", nargs="*", help="build only these lessons (e.g. 00_bert_anatomy); for authoring")
     ap.add_argument("--no-cache", action="store_true", help="execute every notebook again")
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("MTBERT_CELL_TIMEOUT", "600")),
@@ -258,53 +333,17 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     out = args.out.resolve()
-    src = out.parent / (out.name + "-src")
-    shutil.rmtree(src, ignore_errors=True)
-    (src / "lessons").mkdir(parents=True)
-    (src / "downloads").mkdir()
     CACHE.mkdir(parents=True, exist_ok=True)
     env_digest = _tree_digest(ROOT / "mtbert_ref") + hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()
-    fast_note = ("Outputs were made by running the reference solutions offline in fast mode (`MTBERT_FAST=1`, as "
-                 "while grading), so training demos ran only a few steps: their numbers are smaller than in a full "
-                 "run on your machine.")
-    titles, timings = {}, []
-    for lesson in lessons():
-        if args.only and lesson not in args.only:
-            continue
-        student_nb = nbformat.read(notebook_file(NOTEBOOKS, lesson), as_version=4)
-        solution_nb = nbformat.read(notebook_file(SOLUTIONS, lesson), as_version=4)
-        nb = executable(student_nb, solution_nb, lesson)
-        key = cache_key(nb, env_digest)
-        cached = CACHE / f"{lesson}-{key}.ipynb"
-        t = time.perf_counter()
-        if cached.exists() and not args.no_cache:
-            executed, how = nbformat.read(cached, as_version=4), "cached"
-        else:
-            print(f"executing {lesson} (reference solutions, MTBERT_FAST=1) ...", flush=True)
-            executed = execute(nb, lesson, args.timeout)
-            for old in CACHE.glob(f"{lesson}-*.ipynb"):
-                old.unlink()
-            nbformat.write(executed, cached)
-            how = "executed"
-        timings.append((lesson, how, time.perf_counter() - t))
-        print(f"  {lesson}: {how} in {timings[-1][2]:.0f} s", flush=True)
-        nbformat.write(page(student_nb, executed, lesson, args.solutions, fast_note), src / "lessons" / f"{lesson}.ipynb")
-        shutil.copy(notebook_file(NOTEBOOKS, lesson), src / "downloads" / f"{lesson}.ipynb")
-        titles[lesson] = student_nb.cells[0].source.splitlines()[0][2:].strip()
-    (src / "index.md").write_text(index_page(titles, args.solutions, fast_note))
-    t = time.perf_counter()
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(SITE), "-q", "-W", "--keep-going", "-E",
-           "-d", str(out.parent / (out.name + "-doctrees")), str(src), str(out)]
-    if args.solutions:
-        cmd[3:3] = ["-t", "solutions"]  # conf.py: the self-study title
-    proc = subprocess.run(cmd)
-    if proc.returncode:
-        print("sphinx-build failed", file=sys.stderr)
-        return proc.returncode
-    check_html(out, course_secrets(list(titles)), args.solutions)
-    n_pages = len(list(out.glob("*.html"))) + len(list((out / "lessons").glob("*.html")))
-    print(f"site: {n_pages} pages in {out} (notebooks {sum(x[2] for x in timings):.0f} s, sphinx "
-          f"{time.perf_counter() - t:.0f} s, total {time.perf_counter() - t0:.0f} s)")
+    timings = []
+    executed = {lesson: executed_lesson(lesson, args, env_digest, timings) for lesson in lessons()
+                if not args.only or lesson in args.only}
+    for lang in (L.LANGS if args.lang == "all" else [args.lang]):
+        work = str(out) + (f"-{lang}" if L.SUBDIR[lang] else "")
+        if build_edition(lang, out / L.SUBDIR[lang] if L.SUBDIR[lang] else out, work, executed, args):
+            return 1
+    check_html(out, course_secrets(list(executed)), args.solutions)
+    print(f"site: notebooks {sum(x[2] for x in timings):.0f} s, total {time.perf_counter() - t0:.0f} s")
     print(f"open {out / 'index.html'} or serve it: python -m http.server -d {out}")
     return 0
 

@@ -24,6 +24,9 @@ html_theme = "sphinx_book_theme"
 html_title = "mtbert — BERT heads, from MLM to multi-task"
 if tags.has("solutions"):  # noqa: F821 (Sphinx provides `tags`)
     html_title += " (self-study edition, with solutions)"
+if tags.has("zh"):  # noqa: F821  the Chinese edition (site/lang.py), built into zh-CN/ of the site
+    language = "zh_CN"
+    html_title = "mtbert — BERT 任务头：从掩码语言模型到多任务学习" + ("（自学版，含参考答案）" if tags.has("solutions") else "")  # noqa: F821
 html_copy_source = False        # the pages' sources are the merged notebooks; students download the student notebook
 html_show_sourcelink = False
 html_last_updated_fmt = None
