@@ -51,7 +51,7 @@ def describe_device(device: str | torch.device) -> str:
     if device.type == "cuda":
         idx = device.index if device.index is not None else torch.cuda.current_device()
         name = torch.cuda.get_device_name(idx)
-        bf16 = torch.cuda.is_bf16_supported()
+        bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
         return f"cuda:{idx} ({name}; autocast dtype {'bfloat16' if bf16 else 'float16'})"
     if device.type == "mps":
         return "mps (Apple GPU; autocast float16)"
@@ -74,7 +74,7 @@ def autocast_dtype(device: str | torch.device) -> torch.dtype | None:
     """The reduced precision used on this device: bf16 on CUDA where supported, else fp16; None on the CPU."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
     if device.type == "mps":
         return torch.float16
     return None
