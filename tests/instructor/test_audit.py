@@ -178,3 +178,16 @@ def test_forged_and_missing_heartbeats_are_flagged():
                                          _ran("c = 3")])
     techniques = " | ".join(f["technique"] for f in verdict.read_heartbeats(nb, key))
     assert "forged" in techniques and "stopped reporting" in techniques
+
+
+def test_feedback_hides_hidden_tests_in_source_and_tracebacks():
+    from feedback import HideHiddenTests, NOTE
+    src = "check(f)\n### BEGIN HIDDEN TESTS\ncheck(f, hidden_tests=True)\n### END HIDDEN TESTS"
+    cell = nbformat.v4.new_code_cell(src)
+    cell.outputs = [nbformat.v4.new_output("error", ename="NameError", evalue="f", traceback=[
+        "Cell In[7], line 1\n----> 1 check(f)\n      2 ### BEGIN HIDDEN TESTS\n      3 check(f, hidden_tests=True)\n"
+        "      4 ### END HIDDEN TESTS\n", "NameError: name 'f' is not defined"])]
+    cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    shown = cell.source + "".join(cell.outputs[0].traceback)
+    assert "hidden_tests" not in shown and "HIDDEN TESTS" not in shown and NOTE in cell.source
+    assert "----> 1 check(f)" in shown and "NameError" in shown
