@@ -95,11 +95,17 @@ class Finding:
     technique: str       # what it does, in a sentence fragment
 
     def describe(self) -> str:
-        where = f"cell {self.cell}" + (f" (`{self.grade_id}`)" if self.grade_id else "")
-        return f"{where}, line {self.line}: `{self.code}` — {self.technique}"
+        return describe(self.as_dict())
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def describe(f: dict) -> str:
+    """One line per finding or flag (the audit's and the verdict's alike): where, the code, what it does."""
+    where = f"cell {f['cell']}" + (f" (`{f['grade_id']}`)" if f.get("grade_id") else "")
+    line = f", line {f['line']}: `{f['code']}`" if f.get("line") else ""
+    return f"{where}{line} — {f['technique']}"
 
 
 def _to_python(source: str) -> str:

@@ -14,12 +14,13 @@ try:
 except ImportError:  # the tests import this file without nbgrader's app
     NbGraderPreprocessor = object
 
-HIDDEN = re.compile(r"^([ \t]*)### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*$", re.S | re.M)
+# The one pattern of a hidden-tests block (with its indent and the line end after it); repair.py uses it too.
+HIDDEN = re.compile(r"^([ \t]*)### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*(\n|$)", re.S | re.M)
 NOTE = "# (hidden tests: not shown; their result is in this cell's output and score)"
 
 
 def hide(source: str) -> str:
-    return HIDDEN.sub(lambda m: m.group(1) + NOTE, source)
+    return HIDDEN.sub(lambda m: m.group(1) + NOTE + m.group(2), source)
 
 
 def hide_in_traceback(text: str) -> str:

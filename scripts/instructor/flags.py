@@ -14,6 +14,8 @@ import csv
 import json
 from pathlib import Path
 
+from audit import describe
+
 FIELDS = ["student", "assignment", "notebook", "kind", "cell", "grade_id", "line", "code", "technique"]
 
 
@@ -42,9 +44,7 @@ def main(argv=None) -> int:
           f"{sum(r['kind'] == 'repair' for r in rows)} repair(s) in {len({r['student'] for r in rows})} "
           f"submission(s); all in {args.out}")
     for r in serious:
-        where = f"cell {r.get('cell')}" + (f" ({r['grade_id']})" if r.get("grade_id") else "")
-        line = f", line {r['line']}: {r['code']}" if r.get("line") else ""
-        print(f"  FLAG {r['student']} / {r['assignment']}: {where}{line} — {r['technique']}")
+        print(f"  FLAG {r['student']} / {r['assignment']}: {describe(r)}")
     return 0
 
 

@@ -27,13 +27,14 @@ import re
 
 from nbformat.notebooknode import NotebookNode
 
+from feedback import HIDDEN
+
 try:
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import NbGraderPreprocessor
 except ImportError:  # imported by the tests without nbgrader's app
     NbGraderPreprocessor = object
 
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
 DEFINES = re.compile(r"^\s*(?:def|class)\s+(\w+)", re.M)
 
 

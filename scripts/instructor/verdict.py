@@ -16,7 +16,7 @@ import sys
 from nbformat.notebooknode import NotebookNode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from audit import audit_notebook  # noqa: E402
+from audit import audit_notebook, describe  # noqa: E402 (sandbox.py uses verdict.describe too)
 
 MIME = "application/vnd.mtbert.integrity+json"  # mtbert_ref.grading.integrity.MIME (not imported: no torch here)
 FLAG_CELL = "mtbert-flags"
@@ -100,10 +100,7 @@ def _cell_text(flags: list[dict], repairs: list[str]) -> str:
     if serious:
         parts.append("### \u26a0 Flagged for your instructor\n\nThe grader found code in this notebook that can change "
                      "how it is graded. Your instructor reviews these lines; the scores below may change.\n")
-        for f in serious:
-            where = f"cell {f['cell']}" + (f" (`{f['grade_id']}`)" if f.get("grade_id") else "")
-            line = f", line {f['line']}: `{f['code']}`" if f.get("line") else ""
-            parts.append(f"- {where}{line} \u2014 {f['technique']}")
+        parts += [f"- {describe(f)}" for f in serious]
     for f in flags:
         if f["kind"] == "kernel":
             parts.append(f"\n**The kernel died** in cell {f['cell']}: {f['technique']}.")
@@ -124,9 +121,3 @@ def write_flags(nb, flags: list[dict]) -> None:
         if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) >= (4, 5):
             cell["id"] = FLAG_CELL
         nb.cells.insert(0, cell)
-
-
-def describe(f: dict) -> str:
-    where = f"cell {f['cell']}" + (f" (`{f['grade_id']}`)" if f.get("grade_id") else "")
-    line = f", line {f['line']}: `{f['code']}`" if f.get("line") else ""
-    return f"{where}{line} — {f['technique']}"
