@@ -110,8 +110,15 @@ collect: setup
 	@test -n "$(ASSIGNMENT)" -a -n "$(FROM)" || (echo "usage: make collect ASSIGNMENT=00_bert_anatomy FROM=path/to/download.zip [LMS=canvas|moodle|plain]" && exit 2)
 	$(PY) scripts/instructor/lms.py "$(ASSIGNMENT)" "$(FROM)" --lms "$(LMS)"
 
+# nbgrader grades an assignment only once gradebook.db knows it (its notebooks, graded cells and points), which
+# `nbgrader generate_assignment` records. A fresh clone has no gradebook.db, so the first autograde of an assignment
+# runs it (from solutions/; it rewrites notebooks/ identically while the two are in sync, as the round-trip test checks).
 autograde: setup
 	@test -n "$(ASSIGNMENT)" || (echo "usage: make autograde ASSIGNMENT=00_bert_anatomy [JOBS=2]" && exit 2)
+	@test -d "solutions/$(ASSIGNMENT)" || (echo "no solutions/$(ASSIGNMENT); ASSIGNMENT is one of: $(ASSIGNMENTS)" && exit 2)
+	@$(BIN)/nbgrader db assignment list 2>/dev/null | grep -qx "$(ASSIGNMENT) (due: .*)" || { \
+	  echo "$(ASSIGNMENT) is not in gradebook.db yet: running nbgrader generate_assignment $(ASSIGNMENT) --force first"; \
+	  $(BIN)/nbgrader generate_assignment "$(ASSIGNMENT)" --force --log-level=WARN || exit 1; }
 	@$(PY) scripts/instructor/sandbox.py check
 	$(TEST_ENV) $(PY) scripts/instructor/parallel.py "$(ASSIGNMENT)" --jobs "$(JOBS)"; status=$$?; \
 	  $(PY) scripts/instructor/flags.py; exit $$status
