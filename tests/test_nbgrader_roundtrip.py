@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import ASSIGNMENTS, NOTEBOOKS, SOLUTIONS, notebook_path, run_nbgrader
+from conftest import ASSIGNMENTS, NOTEBOOKS, SOLUTIONS, autograde, notebook_path, run_nbgrader
 
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
@@ -122,7 +122,7 @@ def test_autograde_solution_full_marks_student_zero(assignment, course_copy):
     dest = course_copy / "submitted" / "broken_first_exercise" / assignment
     dest.mkdir(parents=True, exist_ok=True)
     nbformat.write(broken, dest / student.name)
-    run_nbgrader(["autograde", assignment, "--force"], cwd=course_copy)
+    autograde(assignment, course_copy, jobs=2)          # as `make autograde JOBS=2`: two sandboxes, one gradebook
     grades = _grade(course_copy, assignment)
     score, max_score = grades["instructor_solution"]
     assert max_score > 0, f"{assignment} has no graded points"
