@@ -82,6 +82,27 @@ def _count_cases(hidden_tests: bool):
     return cases
 
 
+def _count_hint(got, want, module, trainable: bool) -> str:
+    """Name the mistake only when the count shows it: which parameters were added or left out."""
+    if not isinstance(got, int) or isinstance(got, bool) or got == want:
+        return ""
+    every = sum(p.numel() for p in module.parameters())
+    frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
+    shared = sum(p.numel() for _, p in module.named_parameters(remove_duplicate=False))  # tied tensors twice
+    if trainable and got == every:
+        return "That counts the frozen parameters too: with trainable_only=True count only those with `p.requires_grad`."
+    if trainable and got == frozen:
+        return ("That is the number of FROZEN parameters: the condition is the wrong way round (count those with "
+                "`p.requires_grad`).")
+    if got == shared and shared != every:
+        return ("A parameter shared by two layers (the tied decoder) is one tensor: count it once — "
+                "`module.parameters()` yields it once, `named_parameters(remove_duplicate=False)` twice.")
+    if got < want:
+        return (f"That is {want - got} too few: count every element of every parameter tensor (`p.numel()`), biases "
+                "included.")
+    return f"That is {got - want} too many: count each parameter tensor once, by its number of elements (`p.numel()`)."
+
+
 def check_count_parameters(student_fn, hidden_tests: bool = False) -> None:
     """Compare the student's ``count_parameters(module, trainable_only=False)`` with the reference."""
     cases = _count_cases(hidden_tests)
@@ -91,13 +112,8 @@ def check_count_parameters(student_fn, hidden_tests: bool = False) -> None:
         if isinstance(got, torch.Tensor):
             raise GradingError(f"count_parameters returned a torch.Tensor for {desc}; return a Python int "
                                "(use `p.numel()`, which is an int, or `.item()`).")
-        hint = ""
-        if "tied" in desc:
-            hint = ("A parameter shared by two layers is one tensor: `module.parameters()` yields it once — do not "
-                    "add the decoder weight separately.")
-        elif trainable:
-            hint = "With trainable_only=True count only parameters with `p.requires_grad`."
-        expect_equal(got, count_parameters(module, trainable), f"count_parameters on {desc}", hint)
+        want = count_parameters(module, trainable)
+        expect_equal(got, want, f"count_parameters on {desc}", _count_hint(got, want, module, trainable))
     passed(f"count_parameters is right on {len(cases)} modules")
 
 
@@ -112,11 +128,19 @@ def check_head_parameters(student_fn, hidden_tests: bool = False) -> None:
         got = call_student(student_fn, model, name="head_parameters", reference=head_parameters)
         if isinstance(got, torch.Tensor):
             raise GradingError("head_parameters returned a torch.Tensor; return a Python int.")
-        hint = ""
-        if name in ("BertForMaskedLM", "BertForPreTraining"):
-            hint = ("The MLM decoder's weight *is* the word-embedding matrix (tied): it belongs to the encoder and must "
-                    "not be counted as a head parameter. Compare parameters by identity (`id(p)`), not by name.")
-        expect_equal(got, head_parameters(model), f"head_parameters on a tiny {name}", hint)
+        want, hint = head_parameters(model), ""
+        by_name = sum(p.numel() for n, p in model.named_parameters(remove_duplicate=False) if not n.startswith("bert."))
+        tied = model.get_input_embeddings().weight.numel()
+        if isinstance(got, int) and got in (by_name, want + tied) and got != want:
+            hint = ("That counts the tied decoder weight: the MLM decoder's weight *is* the word-embedding matrix, it "
+                    "belongs to the encoder. Compare parameters by identity (`id(p)`), not by name.")
+        elif isinstance(got, int) and got == sum(p.numel() for p in model.parameters()):
+            hint = "That is every parameter of the model: leave out those of `model.bert`."
+        elif isinstance(got, int) and got < want:
+            hint = f"That is {want - got} too few: count every parameter of the model that is not one of model.bert's."
+        elif isinstance(got, int) and got > want:
+            hint = f"That is {got - want} too many: a parameter of model.bert (even when shared) is not a head parameter."
+        expect_equal(got, want, f"head_parameters on a tiny {name}", hint)
     passed(f"head_parameters is right on {len(classes)} head classes")
 
 

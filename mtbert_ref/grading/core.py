@@ -314,6 +314,17 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _fmt_pair(got, want) -> tuple[str, str]:
+    """Both values with as many digits as it takes to see that they differ (float64 differences hide at 6)."""
+    if not (isinstance(got, float) and isinstance(want, float)):
+        return _fmt(got), _fmt(want)
+    for digits in (6, 9, 12, 17):
+        g, w = f"{got:.{digits}g}", f"{want:.{digits}g}"
+        if g != w:
+            break
+    return g, w
+
+
 def expect_tensor(actual: Any, expected: torch.Tensor, what: str, *, atol: float | None = None,
                   rtol: float | None = None, check_dtype: bool = True, check_device: bool = True) -> None:
     """Compare a student's tensor with the expected one; raise a GradingError that says what differs.
@@ -350,9 +361,11 @@ def expect_tensor(actual: Any, expected: torch.Tensor, what: str, *, atol: float
         shown = []
         for row in wrong[:3]:
             idx = tuple(int(i) for i in row)
-            shown.append(f"at {idx}: got {_fmt(a[idx].item())}, expected {_fmt(e[idx].item())}")
+            g, w = _fmt_pair(a[idx].item(), e[idx].item())
+            shown.append(f"at {idx}: got {g}, expected {w}")
         extra = "" if a.dtype in (torch.long, torch.int, torch.bool) else \
-            f" (max abs diff {float((a.double() - e.double()).abs().max()):.3g}, tolerance atol={atol:g}, rtol={rtol:g})"
+            f" (max abs diff {float((a.double() - e.double()).abs().max()):.3e} in {e.dtype}, tolerance " \
+            f"atol={atol:g}, rtol={rtol:g})"
         raise GradingError(f"{what} has the right shape and dtype but {n_wrong} of {a.numel()} values differ"
                            f"{extra}; " + "; ".join(shown) + ".")
 

@@ -87,6 +87,52 @@ def _build_student_head(student_cls, config: BertConfig, device, dtype=torch.flo
     return student, ref, emb
 
 
+def _head_diagnosis(got: torch.Tensor, want: torch.Tensor, ref, h: torch.Tensor, config) -> str:
+    """The bug class, when the logits show it: they are probabilities, or they equal the reference with one piece
+    changed (no bias, LayerNorm first, no LayerNorm, another activation, another eps) far more closely than they
+    equal the reference. Empty when no explanation fits clearly (then the plain value comparison speaks)."""
+    off = float((got - want).abs().max())
+    if off == 0:
+        return ""
+    if bool((got >= 0).all()) and torch.allclose(got.double().sum(-1), torch.ones_like(got[..., 0]).double(),
+                                                 atol=1e-4):
+        return "every row is non-negative and sums to 1, so you applied a softmax: return the logits (no softmax)."
+    t, ln = ref.transform, ref.transform.LayerNorm
+    dense = t.dense(h)
+
+    def head(x, norm=True, eps=None, bias=True):
+        if norm:
+            x = F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps if eps is None else eps)
+        return ref.decoder(x) + (ref.bias if bias else 0)
+
+    act = config.hidden_act
+    alts = {
+        "they equal the reference without `+ self.bias`: add the output bias.": head(t.act(dense), bias=False),
+        "they equal LayerNorm applied before the activation: the order is dense → activation → LayerNorm.":
+            ref.decoder(t.act(ln(dense))) + ref.bias,
+        "they equal the reference without the LayerNorm: the transform ends with "
+        "`self.LayerNorm(...)` (nn.LayerNorm(hidden, eps=config.layer_norm_eps)).": head(t.act(dense), norm=False),
+        f"they equal the reference without the activation: apply config.hidden_act ({act!r}) after dense.":
+            head(dense),
+    }
+    for name, fn in (("relu", F.relu), ("gelu", F.gelu), ("tanh-approximated gelu",
+                                                          lambda x: F.gelu(x, approximate="tanh")),
+                     ("silu", F.silu)):
+        if name != act:
+            alts[f"they equal the head with {name} as the activation; the config asks for hidden_act={act!r}: pick "
+                 "it from the config (`ACT2FN[config.hidden_act]`), do not hard-code one."] = head(fn(dense))
+    for eps in (1e-5, 1e-12, 1e-6):
+        if eps != ln.eps:
+            alts[f"they equal a LayerNorm with eps={eps:g}; the config's layer_norm_eps is {ln.eps:g}: pass "
+                 "`eps=config.layer_norm_eps` to nn.LayerNorm."] = head(t.act(dense), eps=eps)
+    best, best_d = "", off
+    for hint, alt in alts.items():
+        d = float((got - alt).abs().max())
+        if d < best_d and float((alt - want).abs().max()) > 0 and d <= 1e-3 * off + 1e-12:
+            best, best_d = hint, d
+    return best
+
+
 def check_mlm_head(student_cls, device="cpu", hidden_tests: bool = False) -> None:
     """Build the student's ``MLMHead(config, word_embeddings)``, check the tie, give it the reference's weights and
     compare logits (full layout and masked-positions layout)."""
@@ -112,23 +158,11 @@ def check_mlm_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
             got = call_student(student, h, name="MLMHead.forward")
             want = ref(h)
         expect_unchanged(before, (h, positions), "sequence_output")
-        if isinstance(got, torch.Tensor) and got.shape == want.shape and not torch.allclose(got, want, atol=1e-4):
-            no_bias = ref.decoder(ref.transform(h))
-            order = ref.decoder(ref.transform.act(ref.transform.LayerNorm(ref.transform.dense(h)))) + ref.bias
-            no_act = ref.decoder(ref.transform.LayerNorm(ref.transform.dense(h))) + ref.bias
-            for alt, hint in [(no_bias, "they equal the reference without `+ self.bias`: add the output bias."),
-                              (order, "they equal LayerNorm applied before the activation: the order is dense → "
-                                      "activation → LayerNorm."),
-                              (no_act, f"they equal the reference without the activation: apply "
-                                       f"config.hidden_act ({config.hidden_act!r}) after dense.")]:
-                if torch.allclose(got.detach(), alt, atol=1e-5, rtol=1e-4):
-                    raise GradingError(f"The logits of {what} are wrong: {hint}")
-            if config.hidden_act != "gelu":
-                hint_act = (f" The config asks for hidden_act={config.hidden_act!r}: pick the activation from the "
-                            "config (`ACT2FN[config.hidden_act]`), do not hard-code GELU.")
-                gelu_alt = ref.decoder(ref.transform.LayerNorm(F.gelu(ref.transform.dense(h)))) + ref.bias
-                if torch.allclose(got.detach(), gelu_alt, atol=1e-5, rtol=1e-4):
-                    raise GradingError(f"The logits of {what} are wrong.{hint_act}")
+        if isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype == want.dtype:
+            with torch.no_grad():
+                hint = _head_diagnosis(got.detach(), want, ref, h, config)
+            if hint:
+                raise GradingError(f"The logits of {what} are wrong: {hint}")
         expect_tensor(got, want, f"The logits of {what}")
         with torch.no_grad():
             got_m = call_student(student, h, masked_positions=positions, name="MLMHead.forward")
@@ -241,8 +275,18 @@ def check_mask_tokens(student_fn, device="cpu", hidden_tests: bool = False) -> N
         lo, hi = _bounds(prob, n_eligible)
         if not lo <= rate <= hi:
             everything = n_chosen / ids.numel()
-            hint = " (it is close to the rate over ALL positions: count only non-special tokens)" \
-                if abs(everything - prob) < abs(rate - prob) else ""
+            lo_all, hi_all = _bounds(prob, ids.numel())
+            n_special = ids.numel() - n_eligible
+            if abs(rate - (1 - prob)) <= (hi - lo) / 2:
+                hint = (f" (that is about 1 - {prob}: the comparison is the wrong way round; choose a position when "
+                        "its uniform number is BELOW mlm_probability)")
+            elif rate > hi and n_special and lo_all <= everything <= hi_all:
+                hint = (f" (too many: {everything:.1%} of ALL positions, special tokens and padding included, is what "
+                        "matches mlm_probability; the rate is per real token)")
+            elif rate < lo:
+                hint = " (too few tokens were chosen)"
+            else:
+                hint = " (too many tokens were chosen)"
             raise GradingError(f"mask_tokens chose {rate:.1%} of the {n_eligible} eligible tokens with "
                                f"mlm_probability={prob}; expected {prob:.0%} (between {lo:.1%} and {hi:.1%}){hint}.")
         to_mask = chosen & (masked == mask_id)

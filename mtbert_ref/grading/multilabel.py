@@ -79,7 +79,9 @@ def _predict_diagnosis(got, logits, threshold) -> str:
         return ""
     g = got.detach().bool() if got.dtype == torch.bool else got.detach() > 0.5
     thr = threshold.to(logits.device) if isinstance(threshold, torch.Tensor) else threshold
+    one_hot = torch.zeros_like(g).scatter_(-1, logits.argmax(-1, keepdim=True), True)
     cands = {
+        "argmax": one_hot,
         "softmax": torch.softmax(logits, -1) >= thr,
         "raw": logits >= thr,
         "strict": torch.sigmoid(logits) > thr,
@@ -88,6 +90,8 @@ def _predict_diagnosis(got, logits, threshold) -> str:
         cands["wrong_axis"] = torch.sigmoid(logits) >= thr.view(-1, 1)[: logits.shape[0]] \
             if thr.numel() >= logits.shape[0] else None
     msgs = {
+        "argmax": "your predictions mark exactly one label per row, the argmax: multi-label decides every label on "
+                  "its own, sigmoid(logits) >= threshold (a row may have zero or several labels).",
         "softmax": "your predictions match thresholding softmax(logits): multi-label needs a sigmoid per label.",
         "raw": "your predictions match comparing the raw logits with the threshold: the threshold is a probability, "
                "apply torch.sigmoid to the logits first.",
@@ -96,10 +100,12 @@ def _predict_diagnosis(got, logits, threshold) -> str:
         "wrong_axis": "a per-label threshold must line up with the label axis (the last one): shape (num_labels,) "
                       "broadcasts over the batch as is.",
     }
-    for name, c in cands.items():
-        if c is not None and c.shape == g.shape and torch.equal(c.to(g.device), g):
-            return " Likely bug: " + msgs[name]
-    return ""
+    matches = [name for name, c in cands.items()
+               if c is not None and c.shape == g.shape and torch.equal(c.to(g.device), g)]
+    if {"argmax", "softmax"} <= set(matches):  # softmax >= 0.5 marks at most one label: both readings fit
+        return (" Likely bug: your predictions mark one label per row, as an argmax or a softmax over the labels "
+                "would: multi-label decides every label on its own, sigmoid(logits) >= threshold.")
+    return " Likely bug: " + msgs[matches[0]] if matches else ""
 
 
 def check_multilabel_loss_and_predict(loss_fn, predict_fn, device="cpu", hidden_tests: bool = False) -> None:
@@ -157,20 +163,40 @@ def check_multilabel_loss_and_predict(loss_fn, predict_fn, device="cpu", hidden_
         for thr in thr_options:
             before = clone_inputs((logits,))
             tdesc = f"a per-label threshold tensor of shape ({L},)" if isinstance(thr, torch.Tensor) else f"threshold={thr}"
-            got = call_student(predict_fn, logits, thr, name="predict_labels", reference=predict_labels)
+            _predict_case(predict_fn, logits, thr, tdesc)
             expect_unchanged(before, (logits,), "The logits given to predict_labels")
-            want = predict_labels(logits, thr)
-            desc = f"predict_labels on logits {tuple(logits.shape)} with {tdesc}"
-            if isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype == want.dtype and \
-                    not torch.equal(got, want):
-                raise GradingError(f"{desc}: {int((got != want).sum())} of {want.numel()} decisions differ."
-                                   + _predict_diagnosis(got, logits, thr))
-            expect_tensor(got, want, desc)
             n += 1
+    if hidden_tests:
+        n += _check_predict_at_threshold(predict_fn, device)
     passed(f"multilabel_loss and predict_labels match the reference on {n} cases on {device.type}")
 
 
-def _tune_inputs(seed, device, n=60, num_labels=5, empty_label=False, k=19, dtype=torch.float32):
+def _check_predict_at_threshold(predict_fn, device) -> int:
+    """Probabilities exactly equal to the threshold count as predicted (``>=``): logits 0 against 0.5, and a
+    per-label threshold equal to the sigmoid of one row's logits."""
+    g = torch.Generator().manual_seed(hidden_seed("check_multilabel_loss_and_predict", 50))
+    logits = (torch.randn(4, 6, generator=g) * 2).to(device)
+    logits[0, ::2] = 0.0
+    at_row = torch.sigmoid(logits[2]).clone()
+    for thr, tdesc in ((0.5, "threshold=0.5 and some logits exactly 0 (probability 0.5)"),
+                       (at_row, "a per-label threshold equal to sigmoid(logits[2]) (row 2 exactly at the threshold)")):
+        _predict_case(predict_fn, logits, thr, tdesc)
+    return 2
+
+
+def _predict_case(predict_fn, logits, thr, tdesc: str) -> None:
+    """One call of the student's predict_labels against the reference, the bug named when the output shows it."""
+    got = call_student(predict_fn, logits, thr, name="predict_labels", reference=predict_labels)
+    want = predict_labels(logits, thr)
+    desc = f"predict_labels on logits {tuple(logits.shape)} with {tdesc}"
+    if isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype == want.dtype and \
+            not torch.equal(got, want):
+        raise GradingError(f"{desc}: {int((got != want).sum())} of {want.numel()} decisions differ."
+                           + _predict_diagnosis(got, logits, thr))
+    expect_tensor(got, want, desc)
+
+
+def _tune_inputs(seed, device, n=60, num_labels=5, empty_label=False, k=19, dtype=torch.float32, on_grid=False):
     g = torch.Generator().manual_seed(seed)
     y = (torch.rand(n, num_labels, generator=g) < torch.linspace(0.08, 0.5, num_labels)).float()
     noise = torch.randn(n, num_labels, generator=g)
@@ -178,6 +204,8 @@ def _tune_inputs(seed, device, n=60, num_labels=5, empty_label=False, k=19, dtyp
     if empty_label:
         y[:, -1] = 0
     cand = torch.linspace(0.05, 0.95, k, dtype=dtype)
+    if on_grid:  # every probability exactly equal to a candidate: `>=` and `>` choose differently
+        probs = cand[((probs - cand[0]) / (cand[1] - cand[0])).round().clamp(0, k - 1).long()]
     return probs.to(device), y.to(device), cand.to(device)
 
 
@@ -191,7 +219,7 @@ def check_tune_thresholds(student_fn, device="cpu", hidden_tests: bool = False) 
     cases = [dict(seed=0)]
     if hidden_tests:
         hidden = [dict(n=200, num_labels=8), dict(n=40, num_labels=4, empty_label=True), dict(n=25, num_labels=1, k=7),
-                  dict(n=90, num_labels=6, dtype=torch.float64)]
+                  dict(n=90, num_labels=6, dtype=torch.float64), dict(n=80, num_labels=6, on_grid=True)]
         cases += [dict(c, seed=hidden_seed("check_tune_thresholds", i)) for i, c in enumerate(hidden)]
     for case in cases:
         probs, y, cand = _tune_inputs(device=device, **case)
@@ -223,9 +251,14 @@ def check_tune_thresholds(student_fn, device="cpu", hidden_tests: bool = False) 
             macro_best = max((float(f1_from_counts(((probs >= t) & yb).sum(0).double(), ((probs >= t) & ~yb).sum(0)
                                                    .double(), ((probs < t) & yb).sum(0).double()).mean()), float(t))
                              for t in cand)
+            strict = max((float(f1_from_counts(((probs > t) & yb).sum().double(), ((probs > t) & ~yb).sum().double(),
+                                               ((probs <= t) & yb).sum().double())), float(t)) for t in cand)
             if math.isclose(float(g_t), macro_best[1], abs_tol=1e-9):
                 hint = (" It maximises the macro-F1 (mean of per-label F1s); the global threshold should maximise the "
                         "micro-F1: sum TP, FP and FN over all labels first, then compute one F1.")
+            elif math.isclose(float(g_t), strict[1], abs_tol=1e-9):
+                hint = (" It is the best threshold when a probability equal to it does NOT count as predicted (`>`); "
+                        "predict where probs >= threshold (some probabilities here equal a candidate exactly).")
             raise GradingError(f"{where}: the global threshold {g_t:.3g} gives micro-F1 {micro(g_t):.4f}, but "
                                f"{ref_g:.3g} gives {micro(ref_g):.4f}.{hint}")
         if not isinstance(per_t, torch.Tensor) or per_t.shape != ref_per.shape:

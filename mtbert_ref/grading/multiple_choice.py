@@ -237,6 +237,11 @@ def _acc_cases(hidden_tests: bool):
              torch.randint(0, 4, (6,), generator=g).int()),
             ("4 questions with 6 choices (batch < choices)", torch.randn(4, 6, generator=g),
              torch.tensor([5, 0, 2, 5])),
+            # equal best scores: the first best choice is the prediction (the spec's tie rule)
+            ("5 questions whose best scores are tied", torch.tensor([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0],
+                                                                     [3.0, 3.0, 3.0], [-1.0, 0.5, 0.5],
+                                                                     [0.0, 0.0, 0.0]]),
+             torch.tensor([0, 1, 0, 1, 0])),
         ]
     return cases
 
@@ -258,7 +263,12 @@ def check_mc_accuracy(student_fn, device="cpu", hidden_tests: bool = False) -> N
         if isinstance(got, (int, float)) and not isinstance(got, bool):
             n = logits.shape[0]
             wrong_dim = logits.argmax(dim=0)
-            if abs(got - want * n) < 1e-9 and n > 1 and want > 0:
+            last_best = logits.shape[-1] - 1 - logits.flip(-1).argmax(dim=-1)
+            ties = bool((logits == logits.max(dim=-1, keepdim=True).values).sum(-1).gt(1).any())
+            if ties and abs(got - float((last_best.cpu() == labels.cpu().long()).double().mean())) < 1e-9:
+                hint = ("On a tie between the best scores the prediction is the FIRST best choice (as torch.argmax "
+                        "gives it); yours takes the last one (e.g. a `>=` when keeping the running best).")
+            elif abs(got - want * n) < 1e-9 and n > 1 and want > 0:
                 hint = "That is the number of right answers; divide by the number of questions."
             elif abs(got - 100 * want) < 1e-6 and want > 0:
                 hint = "That is a percentage; return a fraction between 0 and 1."

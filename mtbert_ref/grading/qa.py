@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import collections.abc
 import math
+from collections import Counter
 
 import torch
 from torch import nn
 
 from ..device import seed_everything
-from ..lessons.qa import prepare_features, squad_em_f1
+from ..lessons.qa import normalize_answer, prepare_features, squad_em_f1
 from ..modeling.qa import QAHead, decode_spans
 from .core import guard_checkers
 from .core import (GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged,
@@ -248,24 +249,85 @@ def check_decode_spans(student_fn, tokenizer=None, device="cpu", hidden_tests: b
         got = call_student(student_fn, s, e, feats, examples, max_answer_length=max_ans, n_best=n_best,
                            name="decode_spans", reference=decode_spans)
         expect_unchanged(before, (s, e), "The logits given to decode_spans")
-        if not isinstance(got, collections.abc.Mapping):
-            raise GradingError("decode_spans should return a dict id -> {'text': str, 'score': float}, got a "
-                               f"{type(got).__name__}.")
-        for ex in examples:
-            w, g_ = want[ex["id"]], got.get(ex["id"])
-            where = (f"for example {ex['id']!r} ({desc}; {len(feats['input_ids'])} windows, max_answer_length="
-                     f"{max_ans}, n_best={n_best})")
-            if not isinstance(g_, collections.abc.Mapping) or "text" not in g_ or "score" not in g_:
-                raise GradingError(f"decode_spans should give a dict {{'text': str, 'score': float}} {where}; got "
-                                   f"{g_!r}.")
-            if g_["text"] != w["text"]:
-                raise GradingError(f"decode_spans predicted {g_['text']!r} {where}, expected {w['text']!r} (score "
-                                   f"{w['score']:.4f}). Only context tokens (offset not None) may start or end a span; "
-                                   "start <= end; at most max_answer_length tokens; best start+end logit over all "
-                                   "windows of the example; the text is context[offsets[start][0]:offsets[end][1]].")
-            expect_equal(float(g_["score"]) if not math.isinf(w["score"]) else g_["score"], w["score"],
-                         f"decode_spans' score {where}")
-    passed(f"decode_spans picks the same spans as the reference in {len(cases)} case(s)")
+        _expect_spans(got, want, feats, examples, desc, max_ans, n_best)
+    if hidden_tests:
+        _check_span_boundaries(student_fn, tokenizer, device)
+    passed(f"decode_spans picks the same spans as the reference in {len(cases) + (3 if hidden_tests else 0)} case(s)")
+
+
+def _check_span_boundaries(student_fn, tokenizer, device) -> None:
+    """Spans at the limits the spec defines, in one window: exactly max_answer_length tokens long (one token more
+    scores higher but is too long), and a span from the first to the last context token."""
+    _, examples, max_len, stride = _qa_examples(True)[3]           # "Short text, one window."
+    feats = prepare_features(examples[1:], tokenizer, max_len, stride)
+    offs = feats["offset_mapping"][0]
+    ctx = [i for i, o in enumerate(offs) if o is not None]
+    width = max_len + 2
+    for desc, max_ans, starts, ends in (
+            ("a span exactly max_answer_length=3 tokens long beside a higher-scoring one of 4", 3,
+             {ctx[1]: 8.0}, {ctx[3]: 8.0, ctx[4]: 8.5}),
+            ("a span exactly max_answer_length=1 token long beside a higher-scoring one of 2", 1,
+             {ctx[2]: 8.0}, {ctx[2]: 7.0, ctx[3]: 8.5}),
+            ("a span from the first to the last context token", len(ctx), {ctx[0]: 9.0}, {ctx[-1]: 9.0})):
+        s = torch.full((1, width), -5.0)
+        e = torch.full((1, width), -5.0)
+        q = [i for i, o in enumerate(offs) if o is None]
+        s[0, q] = e[0, q] = 20.0                                    # question tokens and [CLS]/[SEP]: never a span
+        s[0, len(offs):] = e[0, len(offs):] = 30.0                  # padding: never a span
+        for i, v in starts.items():
+            s[0, i] = v
+        for i, v in ends.items():
+            e[0, i] = v
+        s, e = s.to(device), e.to(device)
+        want = decode_spans(s, e, feats, examples[1:], max_answer_length=max_ans, n_best=20)
+        got = call_student(student_fn, s, e, feats, examples[1:], max_answer_length=max_ans, n_best=20,
+                           name="decode_spans", reference=decode_spans)
+        _expect_spans(got, want, feats, examples[1:], desc, max_ans, 20)
+
+
+def _expect_spans(got, want, feats, examples, desc, max_ans, n_best) -> None:
+    """The student's decode_spans output against the reference's, example by example."""
+    if not isinstance(got, collections.abc.Mapping):
+        raise GradingError("decode_spans should return a dict id -> {'text': str, 'score': float}, got a "
+                           f"{type(got).__name__}.")
+    for ex in examples:
+        w, g_ = want[ex["id"]], got.get(ex["id"])
+        where = (f"for example {ex['id']!r} ({desc}; {len(feats['input_ids'])} windows, max_answer_length="
+                 f"{max_ans}, n_best={n_best})")
+        if not isinstance(g_, collections.abc.Mapping) or "text" not in g_ or "score" not in g_:
+            raise GradingError(f"decode_spans should give a dict {{'text': str, 'score': float}} {where}; got "
+                               f"{g_!r}.")
+        if g_["text"] != w["text"]:
+            raise GradingError(f"decode_spans predicted {g_['text']!r} {where}, expected {w['text']!r} (score "
+                               f"{w['score']:.4f}). Only context tokens (offset not None) may start or end a span; "
+                               "start <= end; at most max_answer_length tokens; best start+end logit over all "
+                               "windows of the example; the text is context[offsets[start][0]:offsets[end][1]].")
+        expect_equal(float(g_["score"]) if not math.isinf(w["score"]) else g_["score"], w["score"],
+                     f"decode_spans' score {where}")
+
+
+def _f1_multiplicity_hint(got, pred: str, golds: list) -> str:
+    """Say so when the F1 equals counting common tokens once (a set) or every predicted token found in the gold."""
+    if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], (int, float)):
+        return ""
+    p = normalize_answer(pred).split()
+
+    def f1(common, g):
+        return 0.0 if not common or not p or not g else 2 * common / (len(p) + len(g))
+
+    golds_t = [normalize_answer(g).split() for g in golds] or [[]]
+    exact = max(f1(sum((Counter(p) & Counter(g)).values()), g) for g in golds_t)
+    as_set = max(f1(len(set(p) & set(g)), g) for g in golds_t)
+    sets_only = max(0.0 if not p or not g else 2 * len(set(p) & set(g)) / (len(set(p)) + len(set(g)))
+                    for g in golds_t)
+    in_gold = max(f1(sum(1 for t in p if t in g), g) for g in golds_t)
+    if any(math.isclose(got[1], v) and not math.isclose(v, exact) for v in (as_set, sets_only)):
+        return ("Your F1 counts each common token once (a set): a token that appears twice in both answers is two "
+                "common tokens; count with multiplicity (`sum((Counter(pred) & Counter(gold)).values())`).")
+    if math.isclose(got[1], in_gold) and not math.isclose(in_gold, exact):
+        return ("Your F1 counts every predicted token that occurs in the gold answer, however often: a common token "
+                "counts at most as often as it appears on BOTH sides (`Counter(pred) & Counter(gold)`).")
+    return ""
 
 
 def check_squad_em_f1(student_fn, device="cpu", hidden_tests: bool = False) -> None:
@@ -290,16 +352,20 @@ def check_squad_em_f1(student_fn, device="cpu", hidden_tests: bool = False) -> N
             ("cat cat dog", ["cat dog dog"]),
             ("U.S.", ["US"]),
             ("Theatre", ["the atre"]),
+            # tokens repeated on both sides: common tokens count with their multiplicity (min of the two counts)
+            ("cat cat", ["cat cat dog"]),
+            ("red red red", ["red red blue"]),
         ]
     for pred, golds in cases:
         want = squad_em_f1(pred, golds)
         got = call_student(student_fn, pred, list(golds), name="squad_em_f1", reference=squad_em_f1)
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise GradingError(f"squad_em_f1 should return a pair (em, f1), got {got!r}.")
-        hint = ("Normalise both sides: lower-case, remove punctuation, remove the words a/an/the, collapse "
-                "whitespace; F1 counts common tokens with multiplicity (collections.Counter &); take the max over "
-                "gold answers; an empty gold list means the gold answer is ''; if either side has no token, F1 is "
-                "1 when both are empty and 0 otherwise.")
+        hint = _f1_multiplicity_hint(got, pred, golds) or (
+            "Normalise both sides: lower-case, remove punctuation, remove the words a/an/the, collapse "
+            "whitespace; F1 counts common tokens with multiplicity (collections.Counter &); take the max over "
+            "gold answers; an empty gold list means the gold answer is ''; if either side has no token, F1 is "
+            "1 when both are empty and 0 otherwise.")
         expect_equal(float(got[0]) if isinstance(got[0], (int, float)) else got[0], want[0],
                      f"exact match of prediction {pred!r} against gold {golds!r}", hint)
         expect_equal(float(got[1]) if isinstance(got[1], (int, float)) else got[1], want[1],

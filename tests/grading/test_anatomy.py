@@ -44,6 +44,9 @@ def test_masked_mean_pool_in_place_is_rejected():
     (lambda m, trainable_only=False: torch.tensor(sum(p.numel() for p in m.parameters())), "torch.Tensor"),
     (lambda m, trainable_only=False: sum(p.numel() for p in m.parameters() if p.requires_grad or not trainable_only)
      + (m.cls.predictions.decoder.weight.numel() if hasattr(m, "cls") else 0), "tied"),
+    (lambda m, trainable_only=False: sum(p.numel() for p in m.parameters() if not p.requires_grad or not trainable_only),
+     "FROZEN parameters: the condition is the wrong way round"),                  # flipped comparison
+    (lambda m, trainable_only=False: sum(p.numel() for p in m.parameters() if p.dim() > 1), "too few"),  # no biases
 ])
 def test_count_parameters_checker_rejects(wrong, message):
     with pytest.raises(GradingError, match=message):
@@ -51,10 +54,11 @@ def test_count_parameters_checker_rejects(wrong, message):
 
 
 @pytest.mark.parametrize("wrong, message", [
-    (lambda model: sum(p.numel() for p in model.parameters()), "got"),
+    (lambda model: sum(p.numel() for p in model.parameters()), "every parameter of the model"),
     (lambda model: sum(p.numel() for n, p in model.named_parameters(remove_duplicate=False)
                        if not n.startswith("bert.")), "tied"),
-    (lambda model: sum(p.numel() for c in model.children() if c is not model.bert for p in c.parameters()) - 1, "got"),
+    (lambda model: sum(p.numel() for c in model.children() if c is not model.bert for p in c.parameters()) - 1,
+     "1 too few"),                                                              # an under-count is not the tie
 ])
 def test_head_parameters_checker_rejects(wrong, message):
     with pytest.raises(GradingError, match=message):

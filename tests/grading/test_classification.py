@@ -249,9 +249,3 @@ def f1_nan_for_empty(y_true, y_pred, num_labels=None):
 def test_macro_f1_checker_rejects(wrong, message):
     with pytest.raises(GradingError, match=message):
         check_macro_f1(wrong)
-
-
-@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
-def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch):
-    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
-    test_checkers_accept_the_reference_copies()

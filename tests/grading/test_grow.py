@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 import torch
@@ -108,6 +109,8 @@ def _imprint_variant(kind):
         bias = None
         if old_bias is not None:
             bias = torch.zeros(k, dtype=old_bias.dtype) if kind == "zero_bias" else old_bias.mean().expand(k).clone()
+        if kind == "float32_inside":  # computes in float32, hands back float64: off by float32 rounding
+            rows = (rows.float() * (1 + 1e-6)).to(rows.dtype)
         return rows * scale, bias
     return student
 
@@ -119,6 +122,16 @@ def _imprint_variant(kind):
 def test_check_init_strategy_rejects(kind, msg):
     with pytest.raises(GradingError, match=msg):
         check_init_strategy(_imprint_variant(kind))
+
+
+def test_check_init_strategy_float64_message_shows_the_difference():
+    """The float64 case: the message gives the size of the difference and digits enough to see it."""
+    with pytest.raises(GradingError) as err:
+        check_init_strategy(_imprint_variant("float32_inside"), hidden_tests=True)
+    msg = str(err.value)
+    assert re.search(r"max abs diff \d\.\d{3}e-\d+ in torch\.float64", msg), msg
+    got, want = re.search(r"got (\S+), expected (\S+?)[;.]\s", msg).groups()
+    assert got != want, msg
 
 
 def test_check_init_strategy_ok_variant_passes():

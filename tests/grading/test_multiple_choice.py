@@ -174,15 +174,9 @@ def test_check_mc_accuracy_accepts_reference():
     (lambda lg, lb: 100.0 * float((lg.argmax(-1) == lb).float().mean()), "percentage"),
     (lambda lg, lb: float((lg.argmax(0) == lb).float().mean()), "argmax over the choices|dim=-1|raised"),
     (lambda lg, lb: float((lg.argmin(-1) == lb).float().mean()), "argmax\\(dim=-1\\)"),
+    # ties go to the last best choice (a running best kept with >=): the hidden tie case
+    (lambda lg, lb: float(((lg.shape[-1] - 1 - lg.flip(-1).argmax(-1)) == lb).float().mean()), "FIRST best choice"),
 ])
 def test_check_mc_accuracy_rejects(fn, pattern):
     with pytest.raises(GradingError, match=pattern):
         check_mc_accuracy(fn, hidden_tests=True)
-
-
-@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
-def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch, tokenizer):
-    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
-    check_mc_head(fresh_copy(multiple_choice_logits), hidden_tests=True)
-    check_encode_choices(fresh_copy(encode_choices), tokenizer, hidden_tests=True)
-    check_mc_accuracy(fresh_copy(mc_accuracy), hidden_tests=True)

@@ -390,16 +390,6 @@ def test_check_shift_labels_rejects_bugs(bad, message):
         check_shift_labels(bad, hidden_tests=True)
 
 
-@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
-def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch):
-    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
-    check_nsp_head(fresh_copy(NSPHead), hidden_tests=True)
-    check_make_nsp_pairs(fresh_copy(make_nsp_pairs), hidden_tests=True)
-    check_pretraining_loss(fresh_copy(pretraining_loss), hidden_tests=True)
-    check_causal_mask(fresh_copy(causal_attention_mask), hidden_tests=True)
-    check_shift_labels(fresh_copy(shift_labels), hidden_tests=True)
-
-
 def _strided(step):
     """make_nsp_pairs whose walk continues at i + 1 or i + k + 1 instead of i + k (recipe step 6)."""
     def fn(documents, cls_id, sep_id, max_length=64, seed=0, max_sentences_a=3):

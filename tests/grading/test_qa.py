@@ -84,6 +84,12 @@ def test_check_decode_spans_accepts_reference_copy(tok):
     ("or e < s or e - s + 1 > max_answer_length", "or e < s"),                                   # no length limit
     ("for w, ex_i in enumerate(features[\"example_index\"]):",
      "for w, ex_i in list(enumerate(features[\"example_index\"]))[:1]:"),                        # first window only
+    ("e - s + 1 > max_answer_length", "e - s + 1 >= max_answer_length"),                         # one token short
+    ("e - s + 1 > max_answer_length", "e - s > max_answer_length"),                              # one token long
+    ("if offsets[s] is None or offsets[e] is None",
+     "if offsets[s] is None or offsets[e] is None or e + 1 >= n or offsets[e + 1] is None"),    # never the last token
+    ("if offsets[s] is None or offsets[e] is None",
+     "if offsets[s] is None or offsets[e] is None or offsets[s - 1] is None"),                   # never the first token
 ])
 def test_check_decode_spans_rejects_bugs(tok, old, new):
     with pytest.raises(GradingError, match="decode_spans predicted|decode_spans` raised"):
@@ -117,6 +123,22 @@ def _f1_with_sets(prediction, gold_answers):
     return em, best
 
 
+def _f1_counting_every_hit(prediction, gold_answers):
+    """Counts every predicted token found in the gold answer, however often: repeated tokens over-count."""
+    golds = list(gold_answers) or [""]
+    p = _norm(prediction).split()
+    em, best = 0.0, 0.0
+    for g in golds:
+        q = _norm(g).split()
+        em = max(em, float(p == q))
+        if not p or not q:
+            best = max(best, float(p == q))
+            continue
+        c = sum(1 for t in p if t in q)
+        best = max(best, 0.0 if c == 0 else 2 * (c / len(p)) * (c / len(q)) / (c / len(p) + c / len(q)))
+    return em, best
+
+
 def _no_article_removal(prediction, gold_answers):
     import string as _s
 
@@ -135,17 +157,9 @@ _mutated_first_gold = mutant(squad_em_f1, "golds = list(gold_answers) or [\"\"]"
     (_no_article_removal, "exact match of prediction 'The Eiffel Tower!'"),
     (_mutated_first_gold, "prediction '3' against"),
     (mutant(squad_em_f1, 'golds = list(gold_answers) or [""]', "golds = list(gold_answers)"), "squad_em_f1` raised"),
-    (_f1_with_sets, "F1 of prediction"),
+    (_f1_with_sets, "counts each common token once \\(a set\\)"),
+    (_f1_counting_every_hit, "however often"),
 ])
 def test_check_squad_em_f1_rejects_bugs(student, match):
     with pytest.raises(GradingError, match=match):
         qa.check_squad_em_f1(student, hidden_tests=True)
-
-
-@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
-def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch, tok):
-    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
-    qa.check_qa_head(fresh_copy(QAHead), hidden_tests=True)
-    qa.check_prepare_features(fresh_copy(prepare_features), tok, hidden_tests=True)
-    qa.check_decode_spans(fresh_copy(decode_spans), tok, hidden_tests=True)
-    qa.check_squad_em_f1(fresh_copy(squad_em_f1), hidden_tests=True)

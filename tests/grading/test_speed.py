@@ -104,12 +104,6 @@ def test_bucket_batches_checker_rejects(wrong, message):
         check_bucket_batches(wrong, hidden_tests=True)
 
 
-@pytest.mark.parametrize("secret", ["first secret", "second secret", "third secret"])
-def test_reference_passes_the_hidden_cases_of_any_secret(secret, monkeypatch):
-    monkeypatch.setenv("MTBERT_GRADING_SECRET", secret)
-    test_checkers_accept_correct_solutions()
-
-
 def mask_from_ids(examples, pad_token_id=0):
     w = max(len(e["input_ids"]) for e in examples)
     ids = torch.tensor([list(e["input_ids"]) + [pad_token_id] * (w - len(e["input_ids"])) for e in examples])
