@@ -19,8 +19,12 @@ from conftest import BIN, ROOT, SANDBOX_MISSING, notebook_path, run_nbgrader, su
 from instructor.tampering import MARKER, catalogue
 
 ASSIGNMENT = "00_bert_anatomy"
-POINTS = {"test_masked_mean_pool": 3, "test_count_parameters": 2, "test_head_parameters": 2}
+POINTS = {"test_masked_mean_pool": 3, "test_count_parameters": 2, "test_head_parameters": 2,
+          "test_concept_hidden_states_shape": 1}
 FULL = sum(POINTS.values())
+
+CONCEPT_OK = "answer_hidden_states_shape = (7, 4, 12, 384)"   # the concept check (mtbert_ref.grading.concepts)
+CONCEPT_WRONG = "answer_hidden_states_shape = (6, 4, 12, 384)"  # forgets the embeddings' entry
 
 # --- answers for the three solution cells (the student notebook keeps `import torch` from its set-up cell)
 POOL_OK = '''
@@ -144,8 +148,9 @@ def _kill_after_tests(nb):
 
 
 def _student(pool=POOL_OK, count=COUNT_OK, head=HEAD_OK, delete=(), edit=None, expect=FULL, why="", flag=None,
-             transform=None):
-    return dict(answers={"masked_mean_pool": pool, "count_parameters": count, "head_parameters": head},
+             transform=None, concept=CONCEPT_OK):
+    return dict(answers={"masked_mean_pool": pool, "count_parameters": count, "head_parameters": head,
+                         "concept_hidden_states_shape": concept},
                 delete=delete, edit=edit or {}, expect=expect, why=why, flag=flag, transform=transform)
 
 
@@ -162,7 +167,8 @@ CLASS = {
     "s15_head_counts_all": _student(head=HEAD_ALL, expect=FULL - 2),
     "s16_head_counts_tied_twice": _student(head=HEAD_DOUBLE_TIED, expect=FULL - 2),
     "s17_two_wrong": _student(pool=POOL_NO_MASK, head=HEAD_ALL, expect=FULL - 5),
-    "s18_all_wrong": _student(pool=POOL_NO_MASK, count=COUNT_IGNORES_FLAG, head=HEAD_ALL, expect=0),
+    "s18_all_wrong": _student(pool=POOL_NO_MASK, count=COUNT_IGNORES_FLAG, head=HEAD_ALL, concept=CONCEPT_WRONG,
+                              expect=0),
     "s19_endless_loop_in_function": _student(pool=POOL_ENDLESS, expect=FULL - 3,
                                              why="the checker's time limit stops it"),
     "s20_endless_loop_in_cell": _student(pool=TOP_LEVEL_LOOP, expect=FULL - 3,

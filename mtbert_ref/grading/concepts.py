@@ -49,7 +49,7 @@ def normalise(kind: str, answer, options: tuple = ()) -> str:
         return str(int(answer))
     if kind == "number":
         if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-            raise GradingError(f"The answer should be a number (an int or a float such as 0.25), got {answer!r} "
+            raise GradingError(f"The answer should be a number (an int or a float such as 0.5), got {answer!r} "
                                f"({type(answer).__name__}).")
         return f"{float(answer):.2f}"
     if kind == "shape":
@@ -68,6 +68,11 @@ def digest(question_id: str, canonical: str) -> str:
 _ABCD = ("a", "b", "c", "d")
 
 QUESTIONS: dict[str, Question] = {
+    "00.hidden_states_shape": Question(
+        "00_bert_anatomy", "shape", "911768a0dc374e8defc12b41a033610c88c8c313c06c8556cc3be55ccdbedf10",
+        "`hidden_states` holds the output of the embeddings followed by the output of every transformer layer (one "
+        "more entry than there are layers), and each entry is (batch, seq_len, hidden); stacking puts that count in "
+        "front. Padding does not shorten a row: every sentence of the batch has the padded length."),
     "01.gradient_positions": Question(
         "01_masked_lm", "choice", "8ae53df170403b8d059c84896d3dc538727c1e2b76d7060ea32e60e5daa06d34",
         "The loss is the mean cross-entropy over the positions whose label is not -100, and mask_tokens gives a "
@@ -79,6 +84,39 @@ QUESTIONS: dict[str, Question] = {
         "Count row by row: query i may attend to key j when j <= i (the lower triangle, diagonal included) AND key "
         "j is a real token. The padding position is masked as a key (its column), not as a query: the padding "
         "query's row still allows the real keys before it."),
+    "03.stride_overlap": Question(
+        "03_extractive_qa", "int", "b818b6c3aaf8d6efab40de64f9d681c96b972a7634f5a2b69c3dc168a1d7104b",
+        "With `return_overflowing_tokens=True`, the tokenizer's `stride` is the number of context tokens that two "
+        "consecutive windows share (the overlap), not the step from one window's start to the next: an answer cut by "
+        "one window's border is then whole in the next window if it is no longer than the overlap."),
+    "04.flat_shape": Question(
+        "04_multiple_choice", "shape", "e33037364ebfd4ce0902d74d70c5217c5470af749ff582c1fe6b20a619ee672c",
+        "The encoder takes a 2-D batch of sequences, so multiple choice flattens questions and choices into one batch "
+        "dimension: every (question, choice) pair is one sequence, and the sequence length is unchanged. The scores "
+        "are reshaped back to (batch, num_choices) only after the head."),
+    "05.macro_f1_majority": Question(
+        "05_sequence_classification", "number", "19f6a9dcdedfda41cc57b05b957bc50af3ba0c8914987c7f23d67d3688db53c2",
+        "Macro-F1 is the plain mean of the per-class F1 scores. A class that is never predicted has no true "
+        "positives, so its recall and its F1 are 0, and it still counts in the mean with the same weight as the "
+        "majority class."),
+    "06.zero_logits": Question(
+        "06_multi_label", "choice", "94f0dbc7e91db93033921d695e146931989f7b75b28dd4557e6623cdc79eded6",
+        "Each label is decided on its own: its probability is the sigmoid of its own logit (no softmax over the "
+        "labels), and sigmoid(0) is exactly 0.5. The decision rule is probability >= threshold, so a probability "
+        "equal to the threshold counts as predicted.", ("a", "b", "c", "d")),
+    "07.temperature_share": Question(
+        "07_multi_task", "number", "950919321da135fc7638032c40e43ecf09eb562fc20e25b7c18c462171715f99",
+        "Temperature sampling raises every size to the power 1/T and normalises: p_i = n_i ** (1/T) / sum_j n_j ** "
+        "(1/T). With T = 2 that is the square root of each size, so the ratio of two sizes shrinks to its square root."),
+    "08.grown_weight_shape": Question(
+        "08_growing_a_classifier", "shape", "6b3946f3d2a9562ddff907e673646f7a1c556421f2df046894e6b2f7f1c3e4e9",
+        "nn.Linear(in_features, out_features) stores its weight as (out_features, in_features): one row per label. "
+        "Growing adds one row per new label and keeps the number of input features, which is the encoder's hidden "
+        "size."),
+    "09.padding_positions": Question(
+        "09_making_it_fast", "int", "977706571f40bd70ffca449d4072ac265248bd6748d1045bdc2563ad3942261a",
+        "Dynamic padding pads every row to the longest row of *this* batch, so the batch is (number of examples) x "
+        "(longest length); the padding positions are all of those slots minus the real tokens."),
 }
 
 

@@ -72,6 +72,10 @@ def build_head_zoo(encoder: BertModel, num_labels: int = 3) -> "OrderedDict[str,
         if cls is BertLMHeadModel:
             cfg.is_decoder = True
         model = cls(cfg)
+        if cls is BertLMHeadModel:
+            # transformers finds no loss type in the name "BertLMHeadModel" and warns "loss_type=None ... unrecognized"
+            # before falling back to the causal-LM loss; name that loss explicitly (same numbers, no warning).
+            model.loss_type = "ForCausalLM"
         own = model.bert.state_dict()
         model.bert.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
         model.to(next(encoder.parameters()).device).eval()

@@ -41,3 +41,18 @@ def test_head_zoo_builds_every_class_on_an_encoder():
     assert zoo["BertLMHeadModel"].config.is_decoder
     parts = anatomy.component_parameters(zoo["BertForMaskedLM"])
     assert sum(parts.values()) == anatomy.count_parameters(zoo["BertForMaskedLM"])
+
+
+def test_the_zoo_causal_lm_computes_its_loss_without_transformers_loss_type_warning(capfd):
+    """transformers warns "`loss_type=None` ... unrecognized" for BertLMHeadModel (notebook 00's output showed it,
+    issue #14): the zoo names the causal-LM loss, and the loss is the one transformers would fall back to."""
+    torch.manual_seed(0)
+    zoo = anatomy.build_head_zoo(BertModel(tiny_bert_config()), num_labels=3)
+    model = zoo["BertLMHeadModel"]
+    ids = torch.randint(5, 90, (2, 7))
+    with torch.no_grad():
+        loss = model(input_ids=ids, labels=ids).loss
+    logits = model(input_ids=ids).logits.detach()
+    want = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+    assert torch.allclose(loss, want, atol=1e-5)
+    assert "loss_type" not in capfd.readouterr().err

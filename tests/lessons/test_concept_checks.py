@@ -17,10 +17,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The answer key in plain text lives here, in the tests, not in the installed package.
 KEY = {
+    "00.hidden_states_shape": (7, 4, 12, 384),
     "01.gradient_positions": "c",
     "02.causal_allowed": 9,
+    "03.stride_overlap": 32,
+    "04.flat_shape": (20, 32),
+    "05.macro_f1_majority": 0.28,
+    "06.zero_logits": "b",
+    "07.temperature_share": 0.25,
+    "08.grown_weight_shape": (18, 384),
+    "09.padding_positions": 17,
 }
-WRONG = {"choice": ["a", "b", "d"], "int": [0, 7, 16], "number": [0.0, 1.0], "shape": [(1,), (4, 12, 384), (384, 4)]}
+WRONG = {"choice": ["a", "b", "c", "d"], "int": [0, 7, 16, 64], "number": [0.0, 1.0, 0.84], "shape": [(1,), (4, 12, 384), (384, 4)]}
 BAD_FORMAT = {"choice": ["e", 3, None], "int": ["9", 9.0, True], "number": ["0.5", None], "shape": [4, "(4, 384)",
                                                                                                    (4.0, 384)]}
 
