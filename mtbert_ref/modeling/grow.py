@@ -62,10 +62,15 @@ class GrownLinear(nn.Linear):
         self.blocks = blocks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # from_pretrained can leave the weights as views of the checkpoint file at any byte offset; CPU matrix
+        # kernels choose their code path by alignment, and an unaligned copy of the same numbers then rounds
+        # differently in the last bit. An aligned copy (what torch allocates; differentiable) keeps it bit-identical.
+        weight = self.weight if self.weight.data_ptr() % 64 == 0 else self.weight.clone()
+        bias = self.bias if self.bias is None or self.bias.data_ptr() % 64 == 0 else self.bias.clone()
         outs, start = [], 0
         for n in self.blocks:
-            w = self.weight[start:start + n]
-            b = None if self.bias is None else self.bias[start:start + n]
+            w = weight[start:start + n]
+            b = None if bias is None else bias[start:start + n]
             outs.append(F.linear(x, w, b))
             start += n
         return torch.cat(outs, dim=-1)
