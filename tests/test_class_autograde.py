@@ -154,7 +154,7 @@ def _student(pool=POOL_OK, count=COUNT_OK, head=HEAD_OK, delete=(), edit=None, e
                 delete=delete, edit=edit or {}, expect=expect, why=why, flag=flag, transform=transform)
 
 
-CLASS = {
+CLASS_ALL = {
     "s01_correct": _student(why="the instructor's answers"),
     "s02_correct_einsum": _student(pool=POOL_EINSUM),
     "s03_correct_loops": _student(count=COUNT_LOOP, head=HEAD_BY_NAME),
@@ -233,10 +233,21 @@ def _flags(course, student):
     return [f for f in nb.metadata.get("mtbert", {}).get("flags", []) if f["kind"] in ("tampering", "kernel")]
 
 
+# make test grades the class without these: each repeats a case that a faster test already covers through nbgrader
+# (the correct-answer catalogue, tests/catalogue/, or a checker's wrong-answer catalogue, tests/grading/);
+# make test-full grades the whole class.
+EXTENDED = {"s02_correct_einsum", "s03_correct_loops", "s04_slow_but_correct", "s11_pool_ignores_mask",
+            "s13_count_ignores_flag", "s14_count_returns_tensor", "s15_head_counts_all", "s16_head_counts_tied_twice",
+            "s22_renamed_function", "s23_syntax_error", "s26_deleted_test_cell_wrong", "s29_only_pool"}
+
+
 @pytest.mark.slow
-def test_class_is_graded_right_and_tampering_is_stopped_or_flagged(tmp_path, monkeypatch):
+@pytest.mark.parametrize("size", ["core", pytest.param("whole", marks=pytest.mark.fullsize)])
+def test_class_is_graded_right_and_tampering_is_stopped_or_flagged(tmp_path, monkeypatch, size):
     """The class: honest students (right, wrong, slow, careless) and the tampering catalogue, graded with
     `make autograde JOBS=2` (two sandboxes, one gradebook); victims are graded after the tamperers."""
+    assert EXTENDED <= set(CLASS_ALL), f"EXTENDED names students the class does not have: {EXTENDED - set(CLASS_ALL)}"
+    CLASS = {k: v for k, v in CLASS_ALL.items() if size == "whole" or k not in EXTENDED}
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
