@@ -11,6 +11,7 @@ Figures (each a ratio of two things measured in this run, on this machine):
   7. test-suite times after set-up: unit tests alone (goal <= 3 min), the whole suite (goal <= 30 min)
   8. GPU only: a MiniLM training step under autocast (bf16, or fp16 + GradScaler) vs fp32
   9. autograding in the sandbox vs without it; 10. 40 submissions with JOBS=1 vs JOBS=2 (benchmarks/grading.py)
+ 11. the shipped MLM/NSP heads: held-out top-1/top-5, probes, paris, NSP accuracy, loading time (benchmarks/heads.py)
 
 Figures 2-5 and 8 run on --device (default: the GPU when there is one); the notebooks of figure 1 pick theirs.
 A complete run (figures 1-7, default --out) also copies the table into README.md between its bench markers.
@@ -374,9 +375,11 @@ def fig_tests(rows: list):
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from grading import fig_jobs, fig_sandbox  # noqa: E402
+from heads import fig_heads  # noqa: E402
 
 FIGURES = {"1": fig_notebooks, "2": fig_multitask, "3": fig_trainer, "4": fig_padding, "5": fig_mlm,
-           "6": fig_autograde, "7": fig_tests, "8": fig_autocast, "9": fig_sandbox, "10": fig_jobs}
+           "6": fig_autograde, "7": fig_tests, "8": fig_autocast, "9": fig_sandbox, "10": fig_jobs,
+           "11": lambda rows: fig_heads(rows, device=DEVICE)}
 
 
 def main() -> None:

@@ -3,7 +3,9 @@
 * :func:`load_text_corpus` — the course's news corpus; :func:`chunk_documents` — pack sentences into examples;
 * :class:`MLMCollator` — dynamic padding + dynamic masking; :func:`make_eval_set` — fixed, all-[MASK] eval batches;
 * :func:`unigram_topk` / :func:`masked_token_accuracy` — the context-free baseline and top-k accuracy;
-* :func:`fill_mask` — the fill-mask demo.
+* :func:`fill_mask` — the fill-mask demo; :func:`compare_fill_mask` — several models side by side on the same
+  prompts (e.g. the student's short training against the course's shipped head,
+  :func:`mtbert_ref.shipped_heads.load_pretrained_mlm`).
 
 The head, masking, the loss and the model are in :mod:`mtbert_ref.modeling.mlm`.
 """
@@ -19,8 +21,8 @@ from torch import nn
 from ..data import PaddingCollator, data_path
 from ..modeling.mlm import IGNORE_INDEX, mask_tokens
 
-__all__ = ["fill_mask", "load_text_corpus", "chunk_documents", "MLMCollator", "make_eval_set", "unigram_topk",
-           "masked_token_accuracy"]
+__all__ = ["fill_mask", "compare_fill_mask", "load_text_corpus", "chunk_documents", "MLMCollator", "make_eval_set",
+           "unigram_topk", "masked_token_accuracy"]
 
 
 @torch.no_grad()
@@ -44,6 +46,22 @@ def fill_mask(text: str, model: nn.Module, tokenizer, top_k: int = 5, device=Non
         p, ids = probs.topk(top_k)
         out.append([(tokenizer.convert_ids_to_tokens(int(i)), float(q)) for q, i in zip(p, ids)])
     return out
+
+
+def compare_fill_mask(prompts: Sequence[str], models: dict[str, nn.Module], tokenizer, top_k: int = 3,
+                      device=None) -> dict[str, dict[str, list[tuple[str, float]]]]:
+    """Fill-mask with every model of ``models`` (name → model) on every prompt (one ``[MASK]`` each); prints one line
+    per prompt and model and returns ``{prompt: {name: [(token, probability), ...]}}``."""
+    width = max(len(name) for name in models)
+    table: dict[str, dict[str, list[tuple[str, float]]]] = {}
+    for text in prompts:
+        print(text)
+        table[text] = {}
+        for name, model in models.items():
+            preds = fill_mask(text, model, tokenizer, top_k=top_k, device=device)[0]
+            table[text][name] = preds
+            print(f"   {name:{width}s} → " + ", ".join(f"{tok} ({p:.2f})" for tok, p in preds))
+    return table
 
 
 def load_text_corpus(split: str | None = None) -> list[dict]:
@@ -138,7 +156,9 @@ def masked_token_accuracy(model: nn.Module | None, batches: Sequence[dict], devi
     """Top-k accuracy at the labelled positions of ``batches`` (from :func:`make_eval_set`).
 
     With ``constant_topk`` (a ranked list of token ids, e.g. :func:`unigram_topk`) the same guess is used everywhere
-    and ``model`` is not needed: that is the unigram-frequency baseline. Returns {"top1": ..., "top5": ..., "n": ...}.
+    and ``model`` is not needed: that is the unigram-frequency baseline. ``model`` may compute logits at the masked
+    positions only (the course's models, ``masked_positions``) or at every position (transformers' models).
+    Returns {"top1": ..., "top5": ..., "n": ...}.
     """
     hits = {k: 0 for k in ks}
     n = 0
@@ -153,7 +173,10 @@ def masked_token_accuracy(model: nn.Module | None, batches: Sequence[dict], devi
         else:
             out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
                         masked_positions=positions)
-            ranked = out.logits.topk(max(ks), dim=-1).indices
+            logits = out.logits
+            if logits.dim() == 3:        # a model that ignores masked_positions (transformers' BertForMaskedLM)
+                logits = logits[positions]
+            ranked = logits.topk(max(ks), dim=-1).indices
         for k in ks:
             hits[k] += int((ranked[:, :k] == targets[:, None]).any(-1).sum())
         n += int(targets.shape[0])

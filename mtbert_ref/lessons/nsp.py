@@ -6,7 +6,9 @@
 * :func:`make_nsp_pairs` — seeded 50/50 IsNext/NotNext pairs from documents of tokenised sentences;
 * :func:`tokenize_documents`, :func:`load_documents` — real text (the course's news corpus, read by notebook 01's
   :func:`mtbert_ref.lessons.mlm.load_text_corpus`) → token ids;
-* :func:`nsp_accuracy` — held-out accuracy of an NSP model.
+* :func:`nsp_accuracy` — held-out accuracy of an NSP model; :func:`is_next_probability` — the demo: how sure a
+  model is that B follows A, for a few pairs of sentences written out (e.g. the course's shipped NSP head,
+  :func:`mtbert_ref.shipped_heads.load_pretrained_nsp`, against the student's fine-tuned one).
 
 The head, the loss and the model are in :mod:`mtbert_ref.modeling.nsp`.
 """
@@ -21,7 +23,8 @@ from torch import nn
 from ..modeling.nsp import IS_NEXT, NOT_NEXT
 from .mlm import load_text_corpus as load_documents
 
-__all__ = ["truncate_pair", "encode_pair", "make_nsp_pairs", "tokenize_documents", "load_documents", "nsp_accuracy"]
+__all__ = ["truncate_pair", "encode_pair", "make_nsp_pairs", "tokenize_documents", "load_documents", "nsp_accuracy",
+           "is_next_probability"]
 
 
 def truncate_pair(tokens_a: Sequence[int], tokens_b: Sequence[int], max_num_tokens: int) -> tuple[list, list]:
@@ -117,3 +120,18 @@ def nsp_accuracy(model: nn.Module, loader, device="cpu") -> float:
         right += int((logits.argmax(-1) == labels).sum())
         total += labels.numel()
     return right / max(1, total)
+
+
+@torch.no_grad()
+def is_next_probability(model: nn.Module, tokenizer, pairs: Sequence[tuple[str, str]], device=None) -> list[float]:
+    """P(IsNext) — softmax of logit 0 — for each (A, B) pair of sentences, encoded ``[CLS] A [SEP] B [SEP]``.
+
+    ``model`` is any NSP model returning ``logits`` (batch, 2): transformers' ``BertForNextSentencePrediction``
+    or the course's :class:`~mtbert_ref.modeling.nsp.MtBertForNextSentencePrediction`.
+    """
+    device = device if device is not None else next(model.parameters()).device
+    model.eval()
+    enc = tokenizer([a for a, _ in pairs], [b for _, b in pairs], return_tensors="pt", padding=True).to(device)
+    out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], token_type_ids=enc["token_type_ids"])
+    logits = out["logits"] if isinstance(out, dict) else out.logits
+    return [float(p) for p in logits.float().softmax(-1)[:, IS_NEXT]]

@@ -84,6 +84,10 @@ def batches_by_length(examples: list[dict], batch_tokens: int, rng: random.Rando
     return batches
 
 
+def to(batch: dict[str, torch.Tensor], device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
 def pad(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     width = max(len(e["input_ids"]) for e in batch)
     out = {}
@@ -150,7 +154,7 @@ def top_forward(model: MtBertForPreTraining, n_lower: int, h: torch.Tensor, atte
     wanted[:, 0] = True                                           # [CLS], for the pooler
     counts = wanted.sum(1)
     order = torch.argsort((~wanted).to(torch.int8), dim=1, stable=True)[:, : int(counts.max())]
-    valid = torch.arange(order.shape[1])[None, :] < counts[:, None]
+    valid = torch.arange(order.shape[1], device=order.device)[None, :] < counts[:, None]
     h_query = h.gather(1, order[..., None].expand(-1, -1, h.shape[-1]))
     out = layer_forward(layers[-1], h_query, h, key_bias)
     pooled = model.bert.pooler.activation(model.bert.pooler.dense(out[:, 0]))
@@ -208,7 +212,7 @@ def evaluate(model, n_lower, mlm_sets: dict[str, list[dict]], nsp_set: list[dict
 
 def unigram_log_prior(batches: list[dict], vocab: int) -> torch.Tensor:
     """log frequency of each word at the masked positions (smoothed): the bias a trained head converges towards."""
-    counts = torch.ones(vocab)
+    counts = torch.ones(vocab, device=batches[0]["labels"].device)
     for b in batches:
         counts += torch.bincount(b["labels"][b["labels"] != IGNORE_INDEX], minlength=vocab)[:vocab]
     return (counts / counts.sum()).log()
@@ -229,6 +233,9 @@ def main() -> None:
     ap.add_argument("--max-train-minutes", type=float, default=0,
                     help="stop training after this many minutes even before --steps (0: no limit); the log says where")
     ap.add_argument("--stop-at", default="", help="stop training at this UTC wall-clock time, HH:MM (shared machines)")
+    ap.add_argument("--device", default="cpu", help="cpu (the course's budget) or cuda")
+    ap.add_argument("--text", type=Path, default=TEXT_CACHE / "train_documents.jsonl",
+                    help="the training text written by scripts/pretrain/build_text.py")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=SHIP)
     args = ap.parse_args()
@@ -236,29 +243,31 @@ def main() -> None:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     tok = load_tokenizer()
-    model = MtBertForPreTraining(encoder=load_encoder())
+    device = torch.device(args.device)
+    model = MtBertForPreTraining(encoder=load_encoder()).to(device)
     n_lower = model.config.num_hidden_layers - args.adapt
 
-    train_docs = by_source(read_jsonl(TEXT_CACHE / "train_documents.jsonl"))
+    train_docs = by_source(read_jsonl(args.text))
     gen = torch.Generator().manual_seed(args.seed)
     raw = []
     for d in range(args.dupe):
         pairs = nsp_pairs_by_source(train_docs, tok, args.max_length, seed=args.seed * 100 + d)
         if args.limit_pairs:
             pairs = random.Random(d).sample(pairs, min(args.limit_pairs, len(pairs)))
-        raw += [masked_pairs(b, tok, gen) for b in batches_by_length(pairs, args.batch_tokens, rng)]
+        raw += [to(masked_pairs(b, tok, gen), device) for b in batches_by_length(pairs, args.batch_tokens, rng)]
     err = check_split_forward(model, n_lower, raw[0])
     print(f"split forward vs full forward: max |diff| = {err:.2e}", flush=True)
     if err > 1e-3:
         raise RuntimeError(f"the split forward differs from transformers' forward by {err:.2e} (expected < 1e-3)")
 
-    eval_mlm_raw = heldout_mlm_batches(tok, max_length=args.max_length)
+    eval_mlm_raw = {name: [to(b, device) for b in batches]
+                    for name, batches in heldout_mlm_batches(tok, max_length=args.max_length).items()}
     nsp_pairs = heldout_nsp_pairs(tok, max_length=args.max_length)
     eval_nsp_raw = []
     for b in batches_by_length(nsp_pairs, args.batch_tokens, random.Random(1)):
         p = pad(b, tok.pad_token_id)
         p["labels"] = torch.full_like(p["input_ids"], IGNORE_INDEX)
-        eval_nsp_raw.append(p)
+        eval_nsp_raw.append(to(p, device))
 
     model.eval()
     t_cache = time.time()
@@ -322,12 +331,13 @@ def main() -> None:
     hf = model.to_hf()
     trained_prefixes = tuple(f"bert.encoder.layer.{i}." for i in range(n_lower, model.config.num_hidden_layers))
     trained_prefixes += ("bert.pooler.", "cls.predictions.transform.", "cls.predictions.bias", "cls.seq_relationship.")
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in hf.state_dict().items()
+    state = {k: v.detach().cpu().to(torch.float16).contiguous() for k, v in hf.state_dict().items()
              if k.startswith(trained_prefixes)}
     args.out.mkdir(parents=True, exist_ok=True)
     save_file(state, str(args.out / "heads.safetensors"), metadata={"format": "pt", "adapted_layers": str(args.adapt)})
     log = {"command": "python " + " ".join(sys.argv), "args": {k: str(v) for k, v in vars(args).items()},
-           "torch": torch.__version__, "threads": torch.get_num_threads(), "train_batches": len(train),
+           "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
+           "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None, "train_batches": len(train),
            "train_tokens": n_tokens, "steps_done": step, "cache_s": round(t_cache), "train_s": round(t_train),
            "total_s": round(time.time() - t0), "curve": curve}
     (args.out / "training_log.json").write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
