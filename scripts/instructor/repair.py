@@ -110,7 +110,9 @@ def repair(nb: NotebookNode, source_cells: list) -> list[str]:
             continue
         after = order[order.index(src.name) + 1:]
         at = next((i for i, c in enumerate(nb.cells) if _meta(c).get("grade_id") in after), len(nb.cells))
-        empty = NotebookNode(cell_type=src.cell_type, metadata={"nbgrader": copy.deepcopy(src.metadata)},
+        # NotebookNodes all the way down: nbgrader reads cell.metadata.nbgrader as attributes (DeduplicateIds)
+        meta = NotebookNode(nbgrader=NotebookNode(copy.deepcopy(src.metadata)))
+        empty = NotebookNode(cell_type=src.cell_type, metadata=meta,
                              source="# (this answer cell was missing from the submission)")
         if src.cell_type == "code":
             empty.update(outputs=[], execution_count=None)
