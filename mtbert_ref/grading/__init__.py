@@ -14,5 +14,6 @@ The checkers are what the notebooks' test cells call. They import the reference 
   multitask         07  check_build_heads, check_multitask_loss, check_task_sampler
   grow              08  check_grow_linear, check_init_strategy, check_replay_mix
   speed             09  check_pad_batch, check_bucket_batches
+  concepts          00–09  check_concept: one concept question per notebook (answers kept as salted digests)
 """
 from .core import GradingError, passed  # noqa: F401
