@@ -21,7 +21,6 @@ left-over weight is an error).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -29,7 +28,7 @@ from safetensors.torch import load_file
 from transformers import BertConfig, BertForMaskedLM, BertForNextSentencePrediction, PreTrainedModel
 
 from .backbone import default_model_path
-from .data import data_path
+from .data import data_path, read_jsonl
 from .modeling.weights import load_mapped_state, rename_keys
 
 __all__ = ["HEADS_FILE", "shipped_files", "load_pretrained_mlm", "load_pretrained_nsp", "heldout_documents",
@@ -91,15 +90,10 @@ def load_pretrained_nsp(device: str | torch.device | None = None) -> BertForNext
 
 
 # ---------------------------------------------------------------------------------------------- held-out data
-def _read_jsonl(path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def heldout_documents() -> dict[str, list[dict]]:
     """``{"wiki": held-out Wikipedia articles, "news": the news corpus's test documents}`` (never trained on)."""
-    news = [d for d in _read_jsonl(data_path("text_corpus", "documents.jsonl")) if d["split"] == "test"]
-    return {"wiki": _read_jsonl(data_path("pretrained_heads", "heldout_wiki.jsonl")), "news": news}
+    from .lessons.mlm import load_text_corpus
+    return {"wiki": read_jsonl(data_path("pretrained_heads", "heldout_wiki.jsonl")), "news": load_text_corpus("test")}
 
 
 def load_probes() -> list[dict]:

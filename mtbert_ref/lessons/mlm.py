@@ -11,14 +11,13 @@ The head, masking, the loss and the model are in :mod:`mtbert_ref.modeling.mlm`.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
 
-from ..data import PaddingCollator, data_path
+from ..data import PaddingCollator, data_path, read_jsonl
 from ..modeling.mlm import IGNORE_INDEX, mask_tokens
 
 __all__ = ["fill_mask", "compare_fill_mask", "load_text_corpus", "chunk_documents", "MLMCollator", "make_eval_set",
@@ -67,8 +66,7 @@ def compare_fill_mask(prompts: Sequence[str], models: dict[str, nn.Module], toke
 def load_text_corpus(split: str | None = None) -> list[dict]:
     """The course's news corpus (``mtbert_ref/data/text_corpus/documents.jsonl``): a list of documents
     ``{"id", "source", "split", "sentences"}``; ``split`` = "train" or "test" keeps one split."""
-    with open(data_path("text_corpus", "documents.jsonl"), encoding="utf-8") as fh:
-        docs = [json.loads(line) for line in fh if line.strip()]
+    docs = read_jsonl(data_path("text_corpus", "documents.jsonl"))
     return [d for d in docs if split is None or d["split"] == split]
 
 

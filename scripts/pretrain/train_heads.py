@@ -48,6 +48,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1].parent
 sys.path.insert(0, str(ROOT))
 from mtbert_ref.backbone import load_encoder, load_tokenizer  # noqa: E402
+from mtbert_ref.data import PaddingCollator, read_jsonl  # noqa: E402
 from mtbert_ref.modeling.losses import IGNORE_INDEX  # noqa: E402
 from mtbert_ref.modeling.mlm import mask_tokens  # noqa: E402
 from mtbert_ref.modeling.pretraining import MtBertForPreTraining  # noqa: E402
@@ -58,10 +59,6 @@ TEXT_CACHE = Path("/tmp/mtbert_pretrain")
 
 
 # ============================================================================================== data
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def by_source(docs: list[dict]) -> dict[str, list[dict]]:
     return {"wiki": [d for d in docs if d["id"].startswith("enwiki-")],
             "news": [d for d in docs if not d["id"].startswith("enwiki-")]}
@@ -89,12 +86,10 @@ def to(batch: dict[str, torch.Tensor], device) -> dict[str, torch.Tensor]:
 
 
 def pad(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(e["input_ids"]) for e in batch)
-    out = {}
-    for key, fill in (("input_ids", pad_id), ("token_type_ids", 0), ("attention_mask", 0)):
-        out[key] = torch.tensor([e[key] + [fill] * (width - len(e[key])) for e in batch])
-    if "labels" in batch[0]:
-        out["next_sentence_label"] = torch.tensor([e["labels"] for e in batch])
+    """Dynamic padding of NSP pairs (the course's collator); their label is the model's ``next_sentence_label``."""
+    out = PaddingCollator(pad_id)(batch)
+    if "labels" in out:
+        out["next_sentence_label"] = out.pop("labels")
     return out
 
 
