@@ -23,7 +23,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import BIN, ROOT, run_nbgrader, subprocess_env
+from conftest import BIN, ROOT, autograde, run_nbgrader, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     shutil.which("bwrap") is None,
@@ -177,9 +177,7 @@ def test_jobs_2_grades_everyone_into_one_gradebook(tmp_path):
         right = i % 2 == 0
         _submit(course, student, "def add(a, b):\n    return a + b" if right else "def add(a, b):\n    return a - b")
         expected[student] = 2 if right else 0
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "instructor" / "parallel.py"), A, "--jobs", "2",
-                           "--course", str(course)], env=subprocess_env(), capture_output=True, text=True,
-                          timeout=900)
+    proc = autograde(A, course, jobs=2, timeout=900, check=False)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         scores = {s.student_id: s.score for s in gb.assignment_submissions(A)}
     assert scores == expected, proc.stdout[-3000:] + proc.stderr[-3000:]
