@@ -227,9 +227,23 @@ class _CheckTimeout(Exception):
     pass
 
 
+def _within_cell_timeout(seconds: float | None) -> float | None:
+    """At most half of nbgrader's cell timeout (``MTBERT_CELL_TIMEOUT``, read by nbgrader_config.py), so that the
+    checker's own message comes first and nbgrader's interrupt never lands while the grader's hooks run."""
+    try:
+        cell = float(os.environ.get("MTBERT_CELL_TIMEOUT", "0"))
+    except ValueError:
+        cell = 0.0
+    if seconds and cell > 0:
+        return min(seconds, cell / 2)
+    return seconds
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float | None, what: str = "your code"):
-    """Stop ``what`` after ``seconds`` with a GradingError (Unix main thread only; elsewhere no limit)."""
+    """Stop ``what`` after ``seconds`` with a GradingError (Unix main thread only; elsewhere no limit). When the
+    cell timeout is set, the limit is at most half of it (see :func:`_within_cell_timeout`)."""
+    seconds = _within_cell_timeout(seconds)
     usable = seconds and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
     if not usable:
         yield

@@ -207,3 +207,17 @@ def test_hidden_seed_follows_the_secret(monkeypatch):
     assert a != [hidden_seed("check_x", i) for i in range(3)]
     monkeypatch.delenv("MTBERT_GRADING_SECRET")
     assert hidden_seed("check_x", 0) != hidden_seed("check_x", 0) or hidden_seed("check_x", 0) != a[0]
+
+
+def test_time_limit_is_at_most_half_the_cell_timeout(monkeypatch):
+    """With nbgrader's cell timeout at 1 s, a checker's 60 s limit becomes 0.5 s: its message comes first."""
+    monkeypatch.setenv("MTBERT_CELL_TIMEOUT", "1")
+
+    def student():
+        while True:
+            time.sleep(0.01)
+
+    start = time.perf_counter()
+    with pytest.raises(GradingError, match="took longer than 0.5 s"):
+        call_student(student, seconds=60)
+    assert time.perf_counter() - start < 3

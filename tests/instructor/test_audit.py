@@ -191,3 +191,39 @@ def test_feedback_hides_hidden_tests_in_source_and_tracebacks():
     shown = cell.source + "".join(cell.outputs[0].traceback)
     assert "hidden_tests" not in shown and "HIDDEN TESTS" not in shown and NOTE in cell.source
     assert "----> 1 check(f)" in shown and "NameError" in shown
+
+
+HEARTBEAT_UNDER_INTERRUPT = r'''
+import os, json
+os.environ["MTBERT_INTEGRITY_KEY"] = "k"
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+sent = []
+shell.display_pub.publish = lambda data, metadata=None, **kw: sent.append(data)
+from mtbert_ref.grading import integrity
+real, calls = integrity.Snapshot.changes, []
+def changes(self):  # nbgrader's interrupt lands while the monitor compares, on the first heartbeat
+    calls.append(1)
+    if len(calls) == 1:
+        raise KeyboardInterrupt
+    return real(self)
+integrity.Snapshot.changes = changes
+integrity.install()
+shell.run_cell("x = 1")
+print(json.dumps([d[integrity.MIME] for d in sent if integrity.MIME in d]))
+'''
+
+
+def test_an_interrupt_during_the_heartbeat_does_not_lose_it():
+    """nbgrader's cell timeout (an interrupt message: KeyboardInterrupt) can arrive just after a checker's own time
+    limit ended the cell, while the monitor's hook runs; the heartbeat must still be published once, correctly signed
+    (CI saw a false "reports stopped" flag from this race)."""
+    import json
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", HEARTBEAT_UNDER_INTERRUPT], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    beats = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(beats) == 1, beats
+    assert beats[0]["seq"] == 1 and beats[0]["mac"] == verdict._sign(b"k", 1, beats[0]["problems"])
