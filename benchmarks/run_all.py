@@ -246,8 +246,8 @@ def fig_trainer(rows: list, steps: int = 20, batch_size: int = 16, length: int =
     t = _alternate({"ours": ours(minilm, varied, True), "hf": hf(minilm, varied),
                     "hf_grouped": hf(minilm, varied, "group_by_length")}, rounds)
     row(f"MiniLM, {steps} steps of {batch_size} real sentences (<= {length} tokens), course: length-bucketed, "
-        f"Trainer: random batches (its default)", t, "ours", "hf")
-    row(f"MiniLM, the same sentences, Trainer with train_sampling_strategy='group_by_length'", t, "ours",
+        "Trainer: random batches (its default)", t, "ours", "hf")
+    row("MiniLM, the same sentences, Trainer with train_sampling_strategy='group_by_length'", t, "ours",
         "hf_grouped")
 
 

@@ -1,10 +1,7 @@
-import os
-
 import pytest
 import torch
 from transformers import BertForMaskedLM, BertModel
 
-from mtbert_ref import backbone
 from mtbert_ref.backbone import (BackboneNotFoundError, default_model_path, load_encoder, load_tokenizer,
                                  model_has_trained_head, resolve_model, tiny_bert_config)
 

@@ -12,7 +12,6 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-import re
 import subprocess
 
 from conftest import BIN, ROOT, SANDBOX_MISSING, autograde, notebook_path, run_nbgrader

@@ -1,5 +1,4 @@
 """Shared data helpers and the course's training loop."""
-import torch
 from torch.utils.data import DataLoader
 from transformers import BertForSequenceClassification
 

@@ -1,10 +1,6 @@
 """Tests of mtbert_ref.lessons.mlm: the corpus, chunking, the collator, the eval set, the metrics, fill_mask."""
 from __future__ import annotations
 
-import pytest
-import torch
-from transformers import BertTokenizer
-
 from mtbert_ref import tiny_bert_config
 from mtbert_ref.lessons.mlm import (MLMCollator, chunk_documents, fill_mask, load_text_corpus, make_eval_set,
                                     masked_token_accuracy, unigram_topk)
