@@ -10,6 +10,7 @@ from ..device import seed_everything
 from ..lessons.anatomy import HEAD_CLASSES, count_parameters, head_parameters
 from ..modeling.pooling import masked_mean_pool
 from .core import guard_checkers, hidden_seed
+from .i18n import say
 from .core import GradingError, call_student, clone_inputs, expect_equal, expect_tensor, expect_unchanged, passed
 
 __all__ = ["check_masked_mean_pool", "check_count_parameters", "check_head_parameters"]
@@ -43,10 +44,9 @@ def check_masked_mean_pool(student_fn, device="cpu", seed: int = 0, hidden_tests
         h, mask = _pool_inputs(device=device, **case)
         before = clone_inputs((h, mask))
         got = call_student(student_fn, h, mask, name="masked_mean_pool", reference=masked_mean_pool)
-        expect_unchanged(before, (h, mask), "An input of masked_mean_pool")
+        expect_unchanged(before, (h, mask), say("anatomy.pool_input"))
         want = masked_mean_pool(h, mask)
-        desc = (f"masked_mean_pool on last_hidden_state of shape {tuple(h.shape)} ({h.dtype}) with an attention_mask "
-                f"of dtype {mask.dtype}")
+        desc = say("anatomy.pool_what", shape=tuple(h.shape), dtype=h.dtype, mask=mask.dtype)
         expect_tensor(got, want, desc)
     # a fully padded row must not produce NaN
     if hidden_tests:
@@ -54,31 +54,30 @@ def check_masked_mean_pool(student_fn, device="cpu", seed: int = 0, hidden_tests
         mask[1] = 0
         got = call_student(student_fn, h, mask, name="masked_mean_pool", reference=masked_mean_pool)
         if isinstance(got, torch.Tensor) and not torch.isfinite(got).all():
-            raise GradingError("masked_mean_pool returned NaN/inf for a row whose attention_mask is all zeros; clamp "
-                               "the token count to at least 1 (expected a row of zeros).")
-        expect_tensor(got, masked_mean_pool(h, mask), "masked_mean_pool with a fully padded row")
-    passed(f"masked_mean_pool matches the reference on {len(cases)} padded batch(es) on {device.type}")
+            raise GradingError(say("anatomy.pool_nan"))
+        expect_tensor(got, masked_mean_pool(h, mask), say("anatomy.pool_padded_row"))
+    passed(say("anatomy.pool_passed", n=len(cases), device=device.type))
 
 
 def _count_cases(hidden_tests: bool):
     cases = []
     lin = nn.Linear(3, 4)
-    cases.append(("nn.Linear(3, 4)", lin, False))
+    cases.append((say("anatomy.case_linear"), lin, False))
     seq = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.LayerNorm(20), nn.Linear(20, 2, bias=False))
-    cases.append(("a small nn.Sequential", seq, False))
+    cases.append((say("anatomy.case_sequential"), seq, False))
     frozen = nn.Sequential(nn.Linear(10, 20), nn.Linear(20, 2))
     for p in frozen[0].parameters():
         p.requires_grad_(False)
-    cases.append(("a model whose first layer is frozen (trainable_only=False)", frozen, False))
-    cases.append(("a model whose first layer is frozen (trainable_only=True)", frozen, True))
+    cases.append((say("anatomy.case_frozen_all"), frozen, False))
+    cases.append((say("anatomy.case_frozen_trainable"), frozen, True))
     if hidden_tests:
         seed_everything(0)
         mlm = BertForMaskedLM(tiny_bert_config())
-        cases.append(("a tiny BertForMaskedLM (decoder weight tied to the word embeddings)", mlm, False))
+        cases.append((say("anatomy.case_tied_mlm"), mlm, False))
         cls = BertForSequenceClassification(tiny_bert_config(num_labels=5))
         for p in cls.bert.parameters():
             p.requires_grad_(False)
-        cases.append(("a tiny BertForSequenceClassification with a frozen encoder (trainable_only=True)", cls, True))
+        cases.append((say("anatomy.case_frozen_encoder"), cls, True))
     return cases
 
 
@@ -90,17 +89,14 @@ def _count_hint(got, want, module, trainable: bool) -> str:
     frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
     shared = sum(p.numel() for _, p in module.named_parameters(remove_duplicate=False))  # tied tensors twice
     if trainable and got == every:
-        return "That counts the frozen parameters too: with trainable_only=True count only those with `p.requires_grad`."
+        return say("anatomy.count_frozen_too")
     if trainable and got == frozen:
-        return ("That is the number of FROZEN parameters: the condition is the wrong way round (count those with "
-                "`p.requires_grad`).")
+        return say("anatomy.count_only_frozen")
     if got == shared and shared != every:
-        return ("A parameter shared by two layers (the tied decoder) is one tensor: count it once — "
-                "`module.parameters()` yields it once, `named_parameters(remove_duplicate=False)` twice.")
+        return say("anatomy.count_shared_twice")
     if got < want:
-        return (f"That is {want - got} too few: count every element of every parameter tensor (`p.numel()`), biases "
-                "included.")
-    return f"That is {got - want} too many: count each parameter tensor once, by its number of elements (`p.numel()`)."
+        return say("anatomy.count_too_few", n=want - got)
+    return say("anatomy.count_too_many", n=got - want)
 
 
 def check_count_parameters(student_fn, hidden_tests: bool = False) -> None:
@@ -110,11 +106,10 @@ def check_count_parameters(student_fn, hidden_tests: bool = False) -> None:
         got = call_student(student_fn, module, trainable_only=trainable, name="count_parameters",
                            reference=count_parameters)
         if isinstance(got, torch.Tensor):
-            raise GradingError(f"count_parameters returned a torch.Tensor for {desc}; return a Python int "
-                               "(use `p.numel()`, which is an int, or `.item()`).")
+            raise GradingError(say("anatomy.count_tensor", desc=desc))
         want = count_parameters(module, trainable)
-        expect_equal(got, want, f"count_parameters on {desc}", _count_hint(got, want, module, trainable))
-    passed(f"count_parameters is right on {len(cases)} modules")
+        expect_equal(got, want, say("anatomy.count_what", desc=desc), _count_hint(got, want, module, trainable))
+    passed(say("anatomy.count_passed", n=len(cases)))
 
 
 def check_head_parameters(student_fn, hidden_tests: bool = False) -> None:
@@ -127,21 +122,20 @@ def check_head_parameters(student_fn, hidden_tests: bool = False) -> None:
         model = HEAD_CLASSES[name](tiny_bert_config(num_labels=4))
         got = call_student(student_fn, model, name="head_parameters", reference=head_parameters)
         if isinstance(got, torch.Tensor):
-            raise GradingError("head_parameters returned a torch.Tensor; return a Python int.")
+            raise GradingError(say("anatomy.head_tensor"))
         want, hint = head_parameters(model), ""
         by_name = sum(p.numel() for n, p in model.named_parameters(remove_duplicate=False) if not n.startswith("bert."))
         tied = model.get_input_embeddings().weight.numel()
         if isinstance(got, int) and got in (by_name, want + tied) and got != want:
-            hint = ("That counts the tied decoder weight: the MLM decoder's weight *is* the word-embedding matrix, it "
-                    "belongs to the encoder. Compare parameters by identity (`id(p)`), not by name.")
+            hint = say("anatomy.head_tied")
         elif isinstance(got, int) and got == sum(p.numel() for p in model.parameters()):
-            hint = "That is every parameter of the model: leave out those of `model.bert`."
+            hint = say("anatomy.head_everything")
         elif isinstance(got, int) and got < want:
-            hint = f"That is {want - got} too few: count every parameter of the model that is not one of model.bert's."
+            hint = say("anatomy.head_too_few", n=want - got)
         elif isinstance(got, int) and got > want:
-            hint = f"That is {got - want} too many: a parameter of model.bert (even when shared) is not a head parameter."
-        expect_equal(got, want, f"head_parameters on a tiny {name}", hint)
-    passed(f"head_parameters is right on {len(classes)} head classes")
+            hint = say("anatomy.head_too_many", n=got - want)
+        expect_equal(got, want, say("anatomy.head_what", name=name), hint)
+    passed(say("anatomy.head_passed", n=len(classes)))
 
 
 guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)

@@ -18,6 +18,7 @@ import hashlib
 from dataclasses import dataclass
 
 from .core import GradingError, guard_checkers, passed
+from .i18n import say
 
 __all__ = ["check_concept", "QUESTIONS", "normalise", "digest"]
 
@@ -26,37 +27,39 @@ _SALT = "mtbert-concept-check/v1"
 
 @dataclass(frozen=True)
 class Question:
-    """One concept question: what kind of value answers it, its key (a digest) and what to say when it is wrong."""
+    """One concept question: what kind of value answers it, its key (a digest) and what to say when it is wrong
+    (:attr:`explanation`, kept in the message catalogue under the notebook's name)."""
 
     notebook: str
     kind: str                 # "choice" (a letter of `options`), "int", "number" (2 decimals), "shape" (tuple of ints)
     key: str                  # digest(question id, the right answer)
-    explanation: str          # shown with a wrong answer: the concept, in one or two sentences
     options: tuple = ()       # for "choice"
+
+    @property
+    def explanation(self) -> str:
+        """Shown with a wrong answer: the concept, in one or two sentences, in the current language."""
+        return say(f"concepts.explain.{self.notebook}")
 
 
 def normalise(kind: str, answer, options: tuple = ()) -> str:
     """The canonical text of an answer, or a GradingError that says what format is expected."""
     if kind == "choice":
         if not isinstance(answer, str) or answer.strip().lower() not in options:
-            raise GradingError(f"The answer should be one of the letters {', '.join(repr(o) for o in options)} "
-                               f"(a string), got {answer!r}.")
+            raise GradingError(say("concepts.choice_format", options=", ".join(repr(o) for o in options),
+                                   answer=repr(answer)))
         return answer.strip().lower()
     if kind == "int":
         if isinstance(answer, bool) or not isinstance(answer, int):
-            raise GradingError(f"The answer should be a whole number (a Python int), got {answer!r} "
-                               f"({type(answer).__name__}).")
+            raise GradingError(say("concepts.int_format", answer=repr(answer), type=type(answer).__name__))
         return str(int(answer))
     if kind == "number":
         if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-            raise GradingError(f"The answer should be a number (an int or a float such as 0.5), got {answer!r} "
-                               f"({type(answer).__name__}).")
+            raise GradingError(say("concepts.number_format", answer=repr(answer), type=type(answer).__name__))
         return f"{float(answer):.2f}"
     if kind == "shape":
         if isinstance(answer, (list, tuple)) and all(isinstance(d, int) and not isinstance(d, bool) for d in answer):
             return "(" + ", ".join(str(int(d)) for d in answer) + ")"
-        raise GradingError(f"The answer should be a shape: a tuple of ints such as (2, 3), got {answer!r} "
-                           f"({type(answer).__name__}).")
+        raise GradingError(say("concepts.shape_format", answer=repr(answer), type=type(answer).__name__))
     raise ValueError(f"unknown question kind {kind!r}")
 
 
@@ -69,54 +72,25 @@ _ABCD = ("a", "b", "c", "d")
 
 QUESTIONS: dict[str, Question] = {
     "00.hidden_states_shape": Question(
-        "00_bert_anatomy", "shape", "911768a0dc374e8defc12b41a033610c88c8c313c06c8556cc3be55ccdbedf10",
-        "`hidden_states` holds the output of the embeddings followed by the output of every transformer layer (one "
-        "more entry than there are layers), and each entry is (batch, seq_len, hidden); stacking puts that count in "
-        "front. Padding does not shorten a row: every sentence of the batch has the padded length."),
+        "00_bert_anatomy", "shape", "911768a0dc374e8defc12b41a033610c88c8c313c06c8556cc3be55ccdbedf10"),
     "01.gradient_positions": Question(
-        "01_masked_lm", "choice", "8ae53df170403b8d059c84896d3dc538727c1e2b76d7060ea32e60e5daa06d34",
-        "The loss is the mean cross-entropy over the positions whose label is not -100, and mask_tokens gives a "
-        "label to every *chosen* position, whatever its input became: [MASK], a random token or the unchanged "
-        "token. Logits at unchosen positions (and at special tokens and padding) are ignored by the loss, so no "
-        "gradient flows from them.", _ABCD),
+        "01_masked_lm", "choice", "8ae53df170403b8d059c84896d3dc538727c1e2b76d7060ea32e60e5daa06d34", _ABCD),
     "02.causal_allowed": Question(
-        "02_nsp_pretraining_clm", "int", "2c8312f09201fa3102b72dabb0589fd4e7affe489cc8f258d2524e2c5c3e2a14",
-        "Count row by row: query i may attend to key j when j <= i (the lower triangle, diagonal included) AND key "
-        "j is a real token. The padding position is masked as a key (its column), not as a query: the padding "
-        "query's row still allows the real keys before it."),
+        "02_nsp_pretraining_clm", "int", "2c8312f09201fa3102b72dabb0589fd4e7affe489cc8f258d2524e2c5c3e2a14"),
     "03.stride_overlap": Question(
-        "03_extractive_qa", "int", "b818b6c3aaf8d6efab40de64f9d681c96b972a7634f5a2b69c3dc168a1d7104b",
-        "With `return_overflowing_tokens=True`, the tokenizer's `stride` is the number of context tokens that two "
-        "consecutive windows share (the overlap), not the step from one window's start to the next: an answer cut by "
-        "one window's border is then whole in the next window if it is no longer than the overlap."),
+        "03_extractive_qa", "int", "b818b6c3aaf8d6efab40de64f9d681c96b972a7634f5a2b69c3dc168a1d7104b"),
     "04.flat_shape": Question(
-        "04_multiple_choice", "shape", "e33037364ebfd4ce0902d74d70c5217c5470af749ff582c1fe6b20a619ee672c",
-        "The encoder takes a 2-D batch of sequences, so multiple choice flattens questions and choices into one batch "
-        "dimension: every (question, choice) pair is one sequence, and the sequence length is unchanged. The scores "
-        "are reshaped back to (batch, num_choices) only after the head."),
+        "04_multiple_choice", "shape", "e33037364ebfd4ce0902d74d70c5217c5470af749ff582c1fe6b20a619ee672c"),
     "05.macro_f1_majority": Question(
-        "05_sequence_classification", "number", "19f6a9dcdedfda41cc57b05b957bc50af3ba0c8914987c7f23d67d3688db53c2",
-        "Macro-F1 is the plain mean of the per-class F1 scores. A class that is never predicted has no true "
-        "positives, so its recall and its F1 are 0, and it still counts in the mean with the same weight as the "
-        "majority class."),
+        "05_sequence_classification", "number", "19f6a9dcdedfda41cc57b05b957bc50af3ba0c8914987c7f23d67d3688db53c2"),
     "06.zero_logits": Question(
-        "06_multi_label", "choice", "94f0dbc7e91db93033921d695e146931989f7b75b28dd4557e6623cdc79eded6",
-        "Each label is decided on its own: its probability is the sigmoid of its own logit (no softmax over the "
-        "labels), and sigmoid(0) is exactly 0.5. The decision rule is probability >= threshold, so a probability "
-        "equal to the threshold counts as predicted.", ("a", "b", "c", "d")),
+        "06_multi_label", "choice", "94f0dbc7e91db93033921d695e146931989f7b75b28dd4557e6623cdc79eded6", ("a", "b", "c", "d")),
     "07.temperature_share": Question(
-        "07_multi_task", "number", "950919321da135fc7638032c40e43ecf09eb562fc20e25b7c18c462171715f99",
-        "Temperature sampling raises every size to the power 1/T and normalises: p_i = n_i ** (1/T) / sum_j n_j ** "
-        "(1/T). With T = 2 that is the square root of each size, so the ratio of two sizes shrinks to its square root."),
+        "07_multi_task", "number", "950919321da135fc7638032c40e43ecf09eb562fc20e25b7c18c462171715f99"),
     "08.grown_weight_shape": Question(
-        "08_growing_a_classifier", "shape", "6b3946f3d2a9562ddff907e673646f7a1c556421f2df046894e6b2f7f1c3e4e9",
-        "nn.Linear(in_features, out_features) stores its weight as (out_features, in_features): one row per label. "
-        "Growing adds one row per new label and keeps the number of input features, which is the encoder's hidden "
-        "size."),
+        "08_growing_a_classifier", "shape", "6b3946f3d2a9562ddff907e673646f7a1c556421f2df046894e6b2f7f1c3e4e9"),
     "09.padding_positions": Question(
-        "09_making_it_fast", "int", "977706571f40bd70ffca449d4072ac265248bd6748d1045bdc2563ad3942261a",
-        "Dynamic padding pads every row to the longest row of *this* batch, so the batch is (number of examples) x "
-        "(longest length); the padding positions are all of those slots minus the real tokens."),
+        "09_making_it_fast", "int", "977706571f40bd70ffca449d4072ac265248bd6748d1045bdc2563ad3942261a"),
 }
 
 
@@ -124,16 +98,15 @@ def check_concept(question_id: str, answer, hidden_tests: bool = False) -> None:
     """Check the format of ``answer`` to the concept question ``question_id``; with ``hidden_tests=True`` also
     whether it is right (a wrong answer gets the question's explanation)."""
     if question_id not in QUESTIONS:
-        raise GradingError(f"There is no concept question {question_id!r}; the notebook's test cell names one of "
-                           f"{sorted(QUESTIONS)}.")
+        raise GradingError(say("concepts.unknown_question", question=repr(question_id), known=sorted(QUESTIONS)))
     q = QUESTIONS[question_id]
     canonical = normalise(q.kind, answer, q.options)
     if not hidden_tests:
-        passed(f"answer {canonical} has the right format; whether it is right is checked when your instructor grades")
+        passed(say("concepts.format_passed", answer=canonical))
         return
     if digest(question_id, canonical) != q.key:
-        raise GradingError(f"Your answer {canonical} is not right. {q.explanation}")
-    passed(f"concept check {question_id}: right")
+        raise GradingError(say("concepts.not_right", answer=canonical, explanation=q.explanation))
+    passed(say("concepts.right", question=question_id))
 
 
 guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import torch
 
 from ..device import tolerance
+from .i18n import say
 
 __all__ = [
     "GradingError",
@@ -68,7 +69,7 @@ def checker(fn: Callable) -> Callable:
                 notes += [line for line in err.getvalue().splitlines() if line.strip()]
                 if notes:
                     shown = "\n  ".join(n[:300] for n in notes[:5]) + ("\n  …" if len(notes) > 5 else "")
-                    print(f"note: the check printed {len(notes)} warning(s)/message(s); they cost no points:\n  {shown}")
+                    print(say("core.note_printed", n=len(notes), shown=shown))
     return run
 
 
@@ -218,9 +219,10 @@ def _student_line(tb) -> str:
     if chosen is None:
         return ""
     code = (chosen.line or "").strip()
-    where = f"line {chosen.lineno} of your cell" if ("ipykernel" in chosen.filename or chosen.filename.startswith("<")) \
-        else f"{os.path.basename(chosen.filename)}, line {chosen.lineno}"
-    return f" (at {where}: `{code}`)" if code else f" (at {where})"
+    where = say("core.line_of_cell", lineno=chosen.lineno) \
+        if ("ipykernel" in chosen.filename or chosen.filename.startswith("<")) \
+        else say("core.line_of_file", file=os.path.basename(chosen.filename), lineno=chosen.lineno)
+    return say("core.at_line_code", where=where, code=code) if code else say("core.at_line", where=where)
 
 
 class _CheckTimeout(Exception):
@@ -240,9 +242,10 @@ def _within_cell_timeout(seconds: float | None) -> float | None:
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float | None, what: str = "your code"):
-    """Stop ``what`` after ``seconds`` with a GradingError (Unix main thread only; elsewhere no limit). When the
-    cell timeout is set, the limit is at most half of it (see :func:`_within_cell_timeout`)."""
+def time_limit(seconds: float | None, what: str | None = None):
+    """Stop ``what`` (by default "your code") after ``seconds`` with a GradingError (Unix main thread only; elsewhere
+    no limit). When the cell timeout is set, the limit is at most half of it (see :func:`_within_cell_timeout`)."""
+    what = what or say("core.your_code")
     seconds = _within_cell_timeout(seconds)
     usable = seconds and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
     if not usable:
@@ -257,8 +260,7 @@ def time_limit(seconds: float | None, what: str = "your code"):
     try:
         yield
     except _CheckTimeout:
-        raise GradingError(f"{what} took longer than {seconds:g} s and was stopped. Look for an endless loop or a "
-                           "Python loop over every element where a tensor operation would do.") from None
+        raise GradingError(say("core.took_too_long", what=what, seconds=seconds)) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
@@ -271,29 +273,25 @@ def call_student(fn: Callable, *args, name: str | None = None, seconds: float | 
     ``reference`` is the reference implementation of the exercise: a student function that is or calls it is
     rejected (see :func:`_is_reference`). ``seconds`` limits the call's run time.
     """
-    name = name or getattr(fn, "__name__", "your function")
+    name = name or getattr(fn, "__name__", None) or say("core.your_function")
     if not callable(fn):
-        raise GradingError(f"`{name}` should be a function (or module) you defined, but it is a {type(fn).__name__}.")
+        raise GradingError(say("core.not_callable", name=name, type=type(fn).__name__))
     if _is_reference(fn, reference):
-        raise GradingError(f"`{name}` is the course's reference implementation from mtbert_ref, not your own code. "
-                           "This exercise is graded on your implementation: write it yourself (0 points for this test).")
+        raise GradingError(say("core.is_reference", name=name))
     try:
         with time_limit(seconds, f"`{name}`"), _watch_reference(reference) as used:
             result = fn(*args, **kwargs)
     except GradingError:
         raise
     except NotImplementedError:
-        raise GradingError(f"`{name}` is not implemented yet (it raised NotImplementedError): replace the "
-                           "`raise NotImplementedError()` line with your code.") from None
+        raise GradingError(say("core.not_implemented", name=name)) from None
     except Exception as exc:  # noqa: BLE001 - any student error becomes a readable message
         where = _student_line(sys.exc_info()[2])
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise GradingError(f"`{name}` raised {type(exc).__name__}: {msg}{where}") from None
+        raise GradingError(say("core.raised", name=name, exc=type(exc).__name__, msg=msg, where=where)) from None
     if used:
         ran = getattr(used[0], "co_qualname", used[0].co_name)
-        raise GradingError(f"`{name}` ran the course's reference implementation (`{ran}` from mtbert_ref, or a copy "
-                           "of its code) instead of your own code. This exercise is graded on your implementation: "
-                           "write it yourself (0 points for this test).")
+        raise GradingError(say("core.ran_reference", name=name, ran=ran))
     return result
 
 
@@ -312,8 +310,7 @@ def expect_unchanged(before, after, what: str) -> None:
     """Raise if a tensor input was modified in place."""
     if isinstance(before, torch.Tensor):
         if before.shape != after.shape or not torch.equal(before.to(after.device), after.detach()):
-            raise GradingError(f"{what} was modified in place by your code. Work on a copy (or use out-of-place "
-                               "operations such as `x * m` instead of `x.mul_(m)` / `x[...] = ...`).")
+            raise GradingError(say("core.modified_in_place", what=what))
     elif isinstance(before, (list, tuple)):
         for b, a in zip(before, after):
             expect_unchanged(b, a, what)
@@ -346,23 +343,20 @@ def expect_tensor(actual: Any, expected: torch.Tensor, what: str, *, atol: float
     Checks, in order: is a tensor, shape, dtype, device, NaN/inf, values (with tolerances for the dtype and device).
     """
     if not isinstance(actual, torch.Tensor):
-        raise GradingError(f"{what} should be a torch.Tensor of shape {tuple(expected.shape)}, "
-                           f"but it is a {type(actual).__name__}.")
+        raise GradingError(say("core.not_a_tensor", what=what, shape=tuple(expected.shape), type=type(actual).__name__))
     if tuple(actual.shape) != tuple(expected.shape):
-        raise GradingError(f"{what} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.")
+        raise GradingError(say("core.wrong_shape", what=what, got=tuple(actual.shape), want=tuple(expected.shape)))
     if check_dtype and actual.dtype != expected.dtype:
-        raise GradingError(f"{what} has dtype {actual.dtype}, expected {expected.dtype}.")
+        raise GradingError(say("core.wrong_dtype", what=what, got=actual.dtype, want=expected.dtype))
     if check_device and actual.device.type != expected.device.type:
-        raise GradingError(f"{what} is on device '{actual.device}', expected '{expected.device}' (the device of the "
-                           "inputs): create new tensors with `device=x.device` or `torch.zeros_like(x)`.")
+        raise GradingError(say("core.wrong_device", what=what, got=actual.device, want=expected.device))
     a = actual.detach()
     e = expected.detach().to(a.device)
     if a.dtype.is_floating_point or a.dtype.is_complex:
         bad = ~torch.isfinite(a)
         if bad.any() and not (~torch.isfinite(e))[bad].all():
             idx = tuple(int(i) for i in bad.nonzero()[0])
-            raise GradingError(f"{what} contains NaN or inf (first at index {idx}: {a[idx].item()}); the expected "
-                               f"value there is {e[idx].item():.6g}. Look for a division by zero or log(0).")
+            raise GradingError(say("core.not_finite", what=what, idx=idx, value=a[idx].item(), want=e[idx].item()))
         d_atol, d_rtol = tolerance(e.dtype, e.device)
         atol = d_atol if atol is None else atol
         rtol = d_rtol if rtol is None else rtol
@@ -376,12 +370,11 @@ def expect_tensor(actual: Any, expected: torch.Tensor, what: str, *, atol: float
         for row in wrong[:3]:
             idx = tuple(int(i) for i in row)
             g, w = _fmt_pair(a[idx].item(), e[idx].item())
-            shown.append(f"at {idx}: got {g}, expected {w}")
+            shown.append(say("core.value_at", idx=idx, got=g, want=w))
         extra = "" if a.dtype in (torch.long, torch.int, torch.bool) else \
-            f" (max abs diff {float((a.double() - e.double()).abs().max()):.3e} in {e.dtype}, tolerance " \
-            f"atol={atol:g}, rtol={rtol:g})"
-        raise GradingError(f"{what} has the right shape and dtype but {n_wrong} of {a.numel()} values differ"
-                           f"{extra}; " + "; ".join(shown) + ".")
+            say("core.tolerance", diff=float((a.double() - e.double()).abs().max()), dtype=e.dtype, atol=atol, rtol=rtol)
+        raise GradingError(say("core.values_differ", what=what, n_wrong=n_wrong, n=a.numel(), extra=extra,
+                               shown=say("core.separator").join(shown)))
 
 
 def expect_equal(actual: Any, expected: Any, what: str, hint: str = "") -> None:
@@ -399,8 +392,9 @@ def expect_equal(actual: Any, expected: Any, what: str, hint: str = "") -> None:
         if len(got) > 200:
             got = got[:200] + "\u2026"
         same_type = type(actual) is type(expected) or (isinstance(expected, float) and isinstance(actual, int))
-        type_note = "" if same_type else f" (a {type(actual).__name__}, expected a {type(expected).__name__})"
-        raise GradingError(f"{what}: got {got}{type_note}, expected {expected!r}." + (f" {hint}" if hint else ""))
+        type_note = "" if same_type else say("core.type_note", got=type(actual).__name__, want=type(expected).__name__)
+        raise GradingError(say("core.not_equal", what=what, got=got, type_note=type_note, want=repr(expected),
+                               hint=f" {hint}" if hint else ""))
 
 
 def fresh_copy(fn: Callable) -> Callable:

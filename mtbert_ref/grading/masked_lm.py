@@ -11,6 +11,7 @@ from transformers import BertConfig
 from ..backbone import tiny_bert_config
 from ..modeling.mlm import IGNORE_INDEX, MLMHead, mask_tokens, mlm_loss
 from .core import guard_checkers
+from .i18n import say
 from .core import GradingError, call_student, clone_inputs, expect_tensor, expect_unchanged, hidden_seed, passed
 
 __all__ = ["check_mlm_head", "check_mask_tokens", "check_mlm_loss"]
@@ -29,36 +30,27 @@ def _build_student_head(student_cls, config: BertConfig, device, dtype=torch.flo
     emb = nn.Embedding(config.vocab_size, config.hidden_size).to(device=device, dtype=dtype)
     student = call_student(student_cls, config, emb, name="MLMHead", reference=MLMHead)
     if not isinstance(student, nn.Module):
-        raise GradingError(f"MLMHead(config, word_embeddings) should build an nn.Module, got a {type(student).__name__}.")
+        raise GradingError(say("masked_lm.head_not_module", type=type(student).__name__))
     student.to(device=device, dtype=dtype)
     for attr in ("transform", "decoder", "bias"):
         if not hasattr(student, attr):
-            raise GradingError(f"Your MLMHead has no attribute `self.{attr}`; the instructions ask for `self.transform`"
-                               " (with `.dense` and `.LayerNorm`), `self.decoder` and `self.bias`.")
+            raise GradingError(say("masked_lm.head_no_attr", attr=attr))
     for attr in ("dense", "LayerNorm"):
         if not hasattr(student.transform, attr):
-            raise GradingError(f"Your MLMHead's `self.transform` has no `.{attr}`; give the transform the submodules "
-                               "`dense` (nn.Linear(hidden, hidden)) and `LayerNorm` (nn.LayerNorm(hidden, eps=...)).")
+            raise GradingError(say("masked_lm.head_no_transform_attr", attr=attr))
     dec_w = getattr(student.decoder, "weight", None)
     if dec_w is not emb.weight:
         if isinstance(dec_w, torch.Tensor) and dec_w.shape == emb.weight.shape and torch.equal(dec_w.detach(),
                                                                                               emb.weight.detach()):
-            raise GradingError("Your decoder weight has the values of the word embeddings but it is copied, not tied: "
-                               "it is a different tensor, so training would update the two separately. Assign the "
-                               "Parameter itself: `self.decoder.weight = word_embeddings.weight` (no .clone(), "
-                               ".data or nn.Parameter(...) around it).")
-        raise GradingError("Your decoder weight is not tied to the word embeddings: `head.decoder.weight is "
-                           "word_embeddings.weight` is False (it is a new matrix of shape "
-                           f"{tuple(dec_w.shape) if isinstance(dec_w, torch.Tensor) else None}). Assign "
-                           "`self.decoder.weight = word_embeddings.weight`.")
+            raise GradingError(say("masked_lm.head_copied_not_tied"))
+        raise GradingError(say("masked_lm.head_not_tied",
+                               shape=tuple(dec_w.shape) if isinstance(dec_w, torch.Tensor) else None))
     if not isinstance(student.bias, nn.Parameter) or tuple(student.bias.shape) != (config.vocab_size,):
-        raise GradingError(f"`self.bias` should be an nn.Parameter of shape ({config.vocab_size},) (one per word of the "
-                           f"vocabulary); got {type(student.bias).__name__} of shape "
-                           f"{tuple(getattr(student.bias, 'shape', ()))}.")
+        raise GradingError(say("masked_lm.head_bias_shape", vocab=config.vocab_size, type=type(student.bias).__name__,
+                               shape=tuple(getattr(student.bias, "shape", ()))))
     dec_b = getattr(student.decoder, "bias", None)
     if dec_b is not None and dec_b is not student.bias:
-        raise GradingError("Your decoder has its own bias in addition to `self.bias`, so two biases are added. Create "
-                           "the decoder with `nn.Linear(hidden, vocab, bias=False)`.")
+        raise GradingError(say("masked_lm.head_two_biases"))
     ref = MLMHead(config, emb).to(device=device, dtype=dtype)
     g = torch.Generator().manual_seed(config.vocab_size)
     with torch.no_grad():
@@ -75,15 +67,15 @@ def _build_student_head(student_cls, config: BertConfig, device, dtype=torch.flo
                 target = getattr(sub, attr)
                 source = getattr(ref.transform.dense if sub is sd.dense else ref.transform.LayerNorm, attr)
                 if target is None or target.shape != source.shape:
-                    raise GradingError(f"Your transform's {type(sub).__name__}.{attr} has shape "
-                                       f"{None if target is None else tuple(target.shape)}, expected "
-                                       f"{tuple(source.shape)}.")
+                    raise GradingError(say("masked_lm.head_transform_shape", module=type(sub).__name__, attr=attr,
+                                           got=None if target is None else tuple(target.shape),
+                                           want=tuple(source.shape)))
                 target.copy_(source)
             student.bias.copy_(ref.bias)
         except GradingError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise GradingError(f"Could not give your MLMHead the reference weights: {exc}") from None
+            raise GradingError(say("masked_lm.head_cannot_copy", error=exc)) from None
     return student, ref, emb
 
 
@@ -96,7 +88,7 @@ def _head_diagnosis(got: torch.Tensor, want: torch.Tensor, ref, h: torch.Tensor,
         return ""
     if bool((got >= 0).all()) and torch.allclose(got.double().sum(-1), torch.ones_like(got[..., 0]).double(),
                                                  atol=1e-4):
-        return "every row is non-negative and sums to 1, so you applied a softmax: return the logits (no softmax)."
+        return say("masked_lm.diag_softmax")
     t, ln = ref.transform, ref.transform.LayerNorm
     dense = t.dense(h)
 
@@ -107,24 +99,19 @@ def _head_diagnosis(got: torch.Tensor, want: torch.Tensor, ref, h: torch.Tensor,
 
     act = config.hidden_act
     alts = {
-        "they equal the reference without `+ self.bias`: add the output bias.": head(t.act(dense), bias=False),
-        "they equal LayerNorm applied before the activation: the order is dense → activation → LayerNorm.":
-            ref.decoder(t.act(ln(dense))) + ref.bias,
-        "they equal the reference without the LayerNorm: the transform ends with "
-        "`self.LayerNorm(...)` (nn.LayerNorm(hidden, eps=config.layer_norm_eps)).": head(t.act(dense), norm=False),
-        f"they equal the reference without the activation: apply config.hidden_act ({act!r}) after dense.":
-            head(dense),
+        say("masked_lm.diag_no_bias"): head(t.act(dense), bias=False),
+        say("masked_lm.diag_norm_first"): ref.decoder(t.act(ln(dense))) + ref.bias,
+        say("masked_lm.diag_no_norm"): head(t.act(dense), norm=False),
+        say("masked_lm.diag_no_activation", act=repr(act)): head(dense),
     }
-    for name, fn in (("relu", F.relu), ("gelu", F.gelu), ("tanh-approximated gelu",
+    for name, fn in (("relu", F.relu), ("gelu", F.gelu), (say("masked_lm.tanh_gelu"),
                                                           lambda x: F.gelu(x, approximate="tanh")),
                      ("silu", F.silu)):
         if name != act:
-            alts[f"they equal the head with {name} as the activation; the config asks for hidden_act={act!r}: pick "
-                 "it from the config (`ACT2FN[config.hidden_act]`), do not hard-code one."] = head(fn(dense))
+            alts[say("masked_lm.diag_other_activation", name=name, act=repr(act))] = head(fn(dense))
     for eps in (1e-5, 1e-12, 1e-6):
         if eps != ln.eps:
-            alts[f"they equal a LayerNorm with eps={eps:g}; the config's layer_norm_eps is {ln.eps:g}: pass "
-                 "`eps=config.layer_norm_eps` to nn.LayerNorm."] = head(t.act(dense), eps=eps)
+            alts[say("masked_lm.diag_eps", eps=eps, config_eps=ln.eps)] = head(t.act(dense), eps=eps)
     best, best_d = "", off
     for hint, alt in alts.items():
         d = float((got - alt).abs().max())
@@ -150,8 +137,8 @@ def check_mlm_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
         positions = torch.rand(batch, seq, generator=g) < 0.3
         positions[0, 0] = True
         positions = positions.to(device)
-        what = f"MLMHead(config with hidden_size={config.hidden_size}, vocab_size={config.vocab_size}, " \
-               f"hidden_act={config.hidden_act!r}) on sequence_output of shape {tuple(h.shape)} ({dtype})"
+        what = say("masked_lm.head_what", hidden=config.hidden_size, vocab=config.vocab_size,
+                   act=repr(config.hidden_act), shape=tuple(h.shape), dtype=dtype)
         before = clone_inputs((h, positions))
         student.eval()
         with torch.no_grad():
@@ -162,18 +149,15 @@ def check_mlm_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
             with torch.no_grad():
                 hint = _head_diagnosis(got.detach(), want, ref, h, config)
             if hint:
-                raise GradingError(f"The logits of {what} are wrong: {hint}")
-        expect_tensor(got, want, f"The logits of {what}")
+                raise GradingError(say("masked_lm.logits_wrong", what=what, hint=hint))
+        expect_tensor(got, want, say("masked_lm.logits_of", what=what))
         with torch.no_grad():
             got_m = call_student(student, h, masked_positions=positions, name="MLMHead.forward")
             want_m = ref(h, masked_positions=positions)
         if isinstance(got_m, torch.Tensor) and got_m.shape == want.shape:
-            raise GradingError(f"With masked_positions (a bool mask selecting {int(positions.sum())} positions) your head "
-                               f"returned shape {tuple(got_m.shape)}; it should return only the selected rows, shape "
-                               f"({int(positions.sum())}, {config.vocab_size}) — select `sequence_output[masked_positions]`"
-                               " before the transform.")
-        expect_tensor(got_m, want_m, f"The logits of {what} with masked_positions selecting "
-                                     f"{int(positions.sum())} positions")
+            raise GradingError(say("masked_lm.masked_positions_shape", k=int(positions.sum()),
+                                   shape=tuple(got_m.shape), vocab=config.vocab_size))
+        expect_tensor(got_m, want_m, say("masked_lm.logits_of_selected", what=what, k=int(positions.sum())))
         n_checks += 2
     # the tie must carry gradients: a loss on the logits must reach the embedding matrix through the decoder
     if hidden_tests:
@@ -184,15 +168,12 @@ def check_mlm_head(student_cls, device="cpu", hidden_tests: bool = False) -> Non
             .to(device)
         out = call_student(student, h, name="MLMHead.forward")
         if not isinstance(out, torch.Tensor) or not out.requires_grad:
-            raise GradingError("The logits of your MLMHead carry no gradient: do not use .detach(), .data or "
-                               "torch.no_grad() in forward.")
+            raise GradingError(say("masked_lm.head_no_grad"))
         out.float().logsumexp(-1).sum().backward()
         if emb.weight.grad is None or not bool(emb.weight.grad.abs().sum() > 0):
-            raise GradingError("No gradient reached the word-embedding matrix through your decoder: use "
-                               "`self.decoder(...)` (or `self.decoder.weight`) without .detach() or torch.no_grad().")
+            raise GradingError(say("masked_lm.head_no_embedding_grad"))
         n_checks += 1
-    passed(f"MLMHead is tied to the word embeddings and matches the reference ({n_checks} comparisons on "
-           f"{device.type})")
+    passed(say("masked_lm.head_passed", n=n_checks, device=device.type))
 
 
 def _mask_inputs(seed: int, batch: int, seq: int, vocab: int, device, pad_fraction: float = 0.3):
@@ -214,20 +195,18 @@ def _student_masks(student_fn, ids, special, mask_id, vocab, prob, seed, device)
     out = call_student(student_fn, ids, special, mask_id, vocab, prob, generator=gen, name="mask_tokens",
                        reference=mask_tokens)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise GradingError(f"mask_tokens should return a pair (masked_input_ids, labels); got {type(out).__name__}"
-                           + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "") + ".")
+        raise GradingError(say("masked_lm.mask_not_pair", type=type(out).__name__,
+                               length=say("masked_lm.of_length", n=len(out)) if isinstance(out, (tuple, list)) else ""))
     masked, labels = out
     for name, t in (("masked_input_ids", masked), ("labels", labels)):
         if not isinstance(t, torch.Tensor):
-            raise GradingError(f"mask_tokens returned {name} as a {type(t).__name__}; it should be a torch.Tensor.")
+            raise GradingError(say("masked_lm.mask_not_tensor", name=name, type=type(t).__name__))
         if tuple(t.shape) != tuple(ids.shape):
-            raise GradingError(f"mask_tokens returned {name} of shape {tuple(t.shape)}; expected the shape of input_ids, "
-                               f"{tuple(ids.shape)}.")
+            raise GradingError(say("masked_lm.mask_shape", name=name, got=tuple(t.shape), want=tuple(ids.shape)))
         if t.dtype != torch.long:
-            raise GradingError(f"mask_tokens returned {name} of dtype {t.dtype}; expected torch.int64 (token ids).")
+            raise GradingError(say("masked_lm.mask_dtype", name=name, dtype=t.dtype))
         if t.device.type != ids.device.type:
-            raise GradingError(f"mask_tokens returned {name} on {t.device}; expected {ids.device} (the device of "
-                               "input_ids).")
+            raise GradingError(say("masked_lm.mask_device", name=name, got=t.device, want=ids.device))
     return masked, labels
 
 
@@ -249,25 +228,21 @@ def check_mask_tokens(student_fn, device="cpu", hidden_tests: bool = False) -> N
         ids, special = _mask_inputs(seed, batch, seq, vocab, device)
         before = clone_inputs((ids, special))
         masked, labels = _student_masks(student_fn, ids, special, mask_id, vocab, prob, seed, device)
-        expect_unchanged(before, (ids, special), "input_ids (or special_tokens_mask)")
+        expect_unchanged(before, (ids, special), say("masked_lm.mask_inputs"))
         chosen = labels != IGNORE_INDEX
         if float(chosen.float().mean()) > 0.9:
-            raise GradingError(f"labels has a token id at {float(chosen.float().mean()):.0%} of the positions; labels "
-                               "must be -100 at every position that was not chosen (only ~15% of the real tokens).")
+            raise GradingError(say("masked_lm.mask_labels_everywhere", share=float(chosen.float().mean())))
         if bool((chosen & special).any()):
             i = tuple(int(x) for x in (chosen & special).nonzero()[0])
-            kind = "padding" if int(ids[i]) == 0 else "a special token ([CLS]/[SEP])"
-            raise GradingError(f"mask_tokens chose position {i}, which is {kind}: positions where special_tokens_mask is "
-                               "True must never be chosen (set their probability to 0 before sampling).")
+            kind = say("masked_lm.kind_padding") if int(ids[i]) == 0 else say("masked_lm.kind_special")
+            raise GradingError(say("masked_lm.mask_chose_special", position=i, kind=kind))
         if bool((labels[chosen] != ids[chosen]).any()):
-            raise GradingError("At chosen positions the label must be the ORIGINAL token id (from input_ids), not the "
-                               "masked or random id.")
+            raise GradingError(say("masked_lm.mask_label_not_original"))
         if bool(((labels != IGNORE_INDEX) != chosen).any()) or bool((labels[~chosen] != IGNORE_INDEX).any()):
-            raise GradingError("labels must be -100 at every position that was not chosen.")
+            raise GradingError(say("masked_lm.mask_labels_unchosen"))
         if bool((masked[~chosen] != ids[~chosen]).any()):
             i = tuple(int(x) for x in ((masked != ids) & ~chosen).nonzero()[0])
-            raise GradingError(f"masked_input_ids differs from input_ids at position {i}, whose label is -100: only "
-                               "chosen positions (those with a label) may change.")
+            raise GradingError(say("masked_lm.mask_changed_unchosen", position=i))
         eligible = ~special
         n_eligible = int(eligible.sum())
         n_chosen = int(chosen.sum())
@@ -278,17 +253,14 @@ def check_mask_tokens(student_fn, device="cpu", hidden_tests: bool = False) -> N
             lo_all, hi_all = _bounds(prob, ids.numel())
             n_special = ids.numel() - n_eligible
             if abs(rate - (1 - prob)) <= (hi - lo) / 2:
-                hint = (f" (that is about 1 - {prob}: the comparison is the wrong way round; choose a position when "
-                        "its uniform number is BELOW mlm_probability)")
+                hint = say("masked_lm.rate_flipped", prob=prob)
             elif rate > hi and n_special and lo_all <= everything <= hi_all:
-                hint = (f" (too many: {everything:.1%} of ALL positions, special tokens and padding included, is what "
-                        "matches mlm_probability; the rate is per real token)")
+                hint = say("masked_lm.rate_all_positions", share=everything)
             elif rate < lo:
-                hint = " (too few tokens were chosen)"
+                hint = say("masked_lm.rate_too_few")
             else:
-                hint = " (too many tokens were chosen)"
-            raise GradingError(f"mask_tokens chose {rate:.1%} of the {n_eligible} eligible tokens with "
-                               f"mlm_probability={prob}; expected {prob:.0%} (between {lo:.1%} and {hi:.1%}){hint}.")
+                hint = say("masked_lm.rate_too_many")
+            raise GradingError(say("masked_lm.mask_rate", rate=rate, n=n_eligible, prob=prob, lo=lo, hi=hi, hint=hint))
         to_mask = chosen & (masked == mask_id)
         unchanged = chosen & (masked == ids)
         random_ = chosen & (masked != mask_id) & (masked != ids)
@@ -298,27 +270,22 @@ def check_mask_tokens(student_fn, device="cpu", hidden_tests: bool = False) -> N
         for key, p in expected.items():
             lo, hi = _bounds(p, n_chosen)
             if not lo <= shares[key] <= hi:
-                got = ", ".join(f"{k} {v:.1%}" for k, v in shares.items())
-                raise GradingError(f"Of the {n_chosen} chosen tokens: {got}; expected about 80% [MASK], 10% random, "
-                                   f"10% unchanged ({key} should be between {lo:.1%} and {hi:.1%}). Draw one uniform "
-                                   "number per position and split it 0.8 / 0.1 / 0.1, or take 50% of the non-[MASK] "
-                                   "ones for random tokens.")
+                shown = {"[MASK]": "[MASK]", "unchanged": say("masked_lm.share_unchanged"),
+                         "random": say("masked_lm.share_random")}
+                got = say("core.list_comma").join(f"{shown[k]} {v:.1%}" for k, v in shares.items())
+                raise GradingError(say("masked_lm.mask_shares", n=n_chosen, got=got, key=shown[key], lo=lo, hi=hi))
         rnd = masked[random_]
         if rnd.numel() and (int(rnd.min()) < 0 or int(rnd.max()) >= vocab):
-            raise GradingError(f"Random replacement ids must be in [0, vocab_size={vocab}); got values from "
-                               f"{int(rnd.min())} to {int(rnd.max())}.")
+            raise GradingError(say("masked_lm.mask_random_range", vocab=vocab, lo=int(rnd.min()), hi=int(rnd.max())))
         if rnd.numel() >= 20 and rnd.unique().numel() < rnd.numel() // 4:
-            raise GradingError(f"The {rnd.numel()} random replacements use only {rnd.unique().numel()} different ids; "
-                               "draw each one uniformly from [0, vocab_size) (torch.randint).")
+            raise GradingError(say("masked_lm.mask_random_few_ids", n=rnd.numel(), k=rnd.unique().numel()))
         # reproducible with a seeded generator, different with another seed
         again, labels2 = _student_masks(student_fn, ids, special, mask_id, vocab, prob, seed, device)
         if not (torch.equal(again, masked) and torch.equal(labels2, labels)):
-            raise GradingError("Two calls with generators seeded the same gave different results: pass "
-                               "`generator=generator` to every random function (torch.rand, torch.randint, ...).")
+            raise GradingError(say("masked_lm.mask_not_reproducible"))
         other, _ = _student_masks(student_fn, ids, special, mask_id, vocab, prob, seed + 1000, device)
         if torch.equal(other, masked):
-            raise GradingError("Generators with different seeds gave the same masks: the randomness must come from "
-                               "the `generator` argument.")
+            raise GradingError(say("masked_lm.mask_seed_ignored"))
     if hidden_tests:
         # a row made only of special tokens and padding: nothing may be chosen; mlm_probability=0 chooses nothing
         seed = hidden_seed("check_mask_tokens", 2)
@@ -326,12 +293,11 @@ def check_mask_tokens(student_fn, device="cpu", hidden_tests: bool = False) -> N
         special[1] = True
         masked, labels = _student_masks(student_fn, ids, special, mask_id, vocab, 0.5, seed, device)
         if bool((labels[1] != IGNORE_INDEX).any()):
-            raise GradingError("A row whose tokens are all special/padding got a label: such a row must stay untouched.")
+            raise GradingError(say("masked_lm.mask_special_row"))
         masked, labels = _student_masks(student_fn, ids, special, mask_id, vocab, 0.0, seed, device)
         if bool((labels != IGNORE_INDEX).any()) or not torch.equal(masked, ids):
-            raise GradingError("With mlm_probability=0 nothing should be chosen (labels all -100, input unchanged).")
-    passed(f"mask_tokens: rates within statistical bounds, special tokens and padding untouched, labels right, "
-           f"input unchanged, reproducible ({len(cases)} batch(es) on {device.type})")
+            raise GradingError(say("masked_lm.mask_zero_probability"))
+    passed(say("masked_lm.mask_passed", n=len(cases), device=device.type))
 
 
 def check_mlm_loss(student_fn, device="cpu", hidden_tests: bool = False) -> None:
@@ -353,38 +319,34 @@ def check_mlm_loss(student_fn, device="cpu", hidden_tests: bool = False) -> None
         full_logits = (torch.randn(batch, seq, vocab, generator=g) * 3).to(device=device, dtype=dtype)
         if layout in ("full", "none"):
             logits, lab = full_logits, labels
-            what = f"mlm_loss on logits {tuple(logits.shape)} and labels {tuple(lab.shape)} (full layout)"
+            what = say("masked_lm.loss_what_full", shape=tuple(logits.shape), labels=tuple(lab.shape))
         else:
             logits = full_logits[labels != IGNORE_INDEX]
             lab = labels if layout == "masked" else labels[labels != IGNORE_INDEX]
-            what = (f"mlm_loss on logits {tuple(logits.shape)} (only the {logits.shape[0]} masked positions) and labels "
-                    f"{tuple(lab.shape)} (masked layout)")
+            what = say("masked_lm.loss_what_masked", shape=tuple(logits.shape), n=logits.shape[0],
+                       labels=tuple(lab.shape))
         before = clone_inputs((logits, lab))
         got = call_student(student_fn, logits, lab, name="mlm_loss", reference=mlm_loss)
-        expect_unchanged(before, (logits, lab), "An input of mlm_loss")
+        expect_unchanged(before, (logits, lab), say("masked_lm.loss_input"))
         want = mlm_loss(logits, lab)
         if layout == "none":
-            what += " when no position is labelled"
+            what = say("masked_lm.loss_what_none", what=what)
             if isinstance(got, torch.Tensor) and not torch.isfinite(got).all():
-                raise GradingError(f"{what} returned {got.item()}; with nothing to predict return 0 (e.g. "
-                                   "`logits.sum() * 0.0`), not the NaN of an empty mean.")
+                raise GradingError(say("masked_lm.loss_nan", what=what, value=got.item()))
         if isinstance(got, torch.Tensor) and got.shape == want.shape and layout in ("full", "masked"):
             flat = full_logits.reshape(-1, vocab).double()
             everywhere = F.cross_entropy(flat, labels.reshape(-1).clamp(min=0)).to(dtype)
             summed = F.cross_entropy(flat, labels.reshape(-1), reduction="sum").to(dtype)
-            for alt, hint in [(everywhere, "it averages over every position: ignore positions whose label is -100 "
-                                           "(`ignore_index=-100`)."),
-                              (summed, "it is the sum over positions: take the mean over labelled positions.")]:
+            for alt, hint in [(everywhere, say("masked_lm.loss_everywhere")), (summed, say("masked_lm.loss_summed"))]:
                 if torch.allclose(got.detach().double(), alt.double(), rtol=1e-5):
-                    raise GradingError(f"{what} is wrong: {hint}")
+                    raise GradingError(say("masked_lm.loss_wrong", what=what, hint=hint))
         expect_tensor(got, want, what)
         if dtype == torch.float32 and layout != "none":
             lg = logits.detach().clone().requires_grad_(True)
             out = call_student(student_fn, lg, lab, name="mlm_loss", reference=mlm_loss)
             if not isinstance(out, torch.Tensor) or not out.requires_grad:
-                raise GradingError(f"{what} returned a loss with no gradient: do not use .item(), .detach() or "
-                                   "torch.no_grad() inside mlm_loss.")
-    passed(f"mlm_loss matches the reference in the full and the masked layouts ({len(cases)} cases on {device.type})")
+                raise GradingError(say("masked_lm.loss_no_grad", what=what))
+    passed(say("masked_lm.loss_passed", n=len(cases), device=device.type))
 
 
 guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)

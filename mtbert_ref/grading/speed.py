@@ -8,6 +8,7 @@ import torch
 
 from ..lessons.speed import bucket_batches, pad_batch, padding_fraction
 from .core import guard_checkers
+from .i18n import say
 from .core import GradingError, call_student, expect_equal, expect_tensor, hidden_seed, passed
 
 __all__ = ["check_pad_batch", "check_bucket_batches"]
@@ -39,31 +40,25 @@ def check_pad_batch(student_fn, device="cpu", seed: int = 0, hidden_tests: bool 
             original = [{k: list(v) for k, v in ex.items()} for ex in examples]
             got = call_student(student_fn, examples, pad_token_id=pad_id, name="pad_batch", reference=pad_batch)
             if examples != original:
-                raise GradingError("pad_batch changed the examples it was given (e.g. appended padding to the input "
-                                   "lists in place); build new lists instead.")
+                raise GradingError(say("speed.pad_changed_input"))
             want = pad_batch(examples, pad_token_id=pad_id)
             if not isinstance(got, dict):
-                raise GradingError(f"pad_batch should return a dict of tensors with keys {sorted(want)}, "
-                                   f"got a {type(got).__name__}.")
+                raise GradingError(say("speed.pad_not_dict", keys=sorted(want), type=type(got).__name__))
             if set(got) != set(want):
-                raise GradingError(f"pad_batch returned the keys {sorted(got)}, expected {sorted(want)} "
-                                   "(token_type_ids only when the examples have them).")
+                raise GradingError(say("speed.pad_keys", got=sorted(got), want=sorted(want)))
             lengths = [len(ex["input_ids"]) for ex in examples]
             for key in want:
-                desc = f"pad_batch(...)[{key!r}] for examples of lengths {lengths} with pad_token_id={pad_id}"
+                desc = say("speed.pad_what", key=repr(key), lengths=lengths, pad_id=pad_id)
                 if isinstance(got[key], torch.Tensor) and got[key].dim() == 2 and \
                         got[key].shape[0] == len(examples) and got[key].shape[1] > max(lengths):
-                    raise GradingError(f"{desc} has {got[key].shape[1]} columns but the longest example has "
-                                       f"{max(lengths)} tokens: dynamic padding pads to the longest in the batch, "
-                                       "not to a fixed length.")
+                    raise GradingError(say("speed.pad_fixed_length", what=desc, columns=got[key].shape[1],
+                                           longest=max(lengths)))
                 if key == "attention_mask" and isinstance(got[key], torch.Tensor) and got[key].shape == \
                         want[key].shape and not torch.equal(got[key].cpu().long(), want[key]) and \
                         torch.equal(got[key].cpu().long(), (want["input_ids"] != pad_id).long()):
-                    raise GradingError(f"{desc} is 0 on real tokens whose id equals pad_token_id: the mask was "
-                                       "derived from the ids (`input_ids != pad_token_id`). Build it from each "
-                                       "example's length: 1 for its len(input_ids) tokens, 0 for the padding added.")
+                    raise GradingError(say("speed.pad_mask_from_ids", what=desc))
                 expect_tensor(got[key], want[key], desc, check_device=False)
-    passed(f"pad_batch matches the reference on {len(cases) * len(pad_ids)} batches")
+    passed(say("speed.pad_passed", n=len(cases) * len(pad_ids)))
 
 
 def _bucketed(lengths, batch_size: int, chunk: int, seed: int) -> list[list[int]]:
@@ -85,12 +80,10 @@ def _chunk_diagnosis(got, lengths, bs: int, bf: int, seed: int) -> str:
     mine = profile(got)
     if mine == profile(_bucketed(lengths, bs, bs * bf, seed)):
         return ""
-    for chunk, name in [(len(lengths), "the whole data set"), (bf, "bucket_factor"), (bs * (bf + 1), "batch_size * "
+    for chunk, name in [(len(lengths), say("speed.whole_data_set")), (bf, "bucket_factor"), (bs * (bf + 1), "batch_size * "
                         "(bucket_factor + 1)"), (2 * bs * bf, "2 * batch_size * bucket_factor")]:
         if chunk != bs * bf and mine == profile(_bucketed(lengths, bs, chunk, seed)):
-            return (f"your batches are those of chunks of {chunk} indices ({name}); step 2 cuts the shuffled indices "
-                    f"into chunks of batch_size * bucket_factor = {bs * bf}, so that batches are sorted only within "
-                    "a chunk and stay random across the data set.")
+            return say("speed.wrong_chunk", chunk=chunk, name=name, size=bs * bf)
     return ""
 
 
@@ -110,46 +103,41 @@ def check_bucket_batches(student_fn, seed: int = 0, hidden_tests: bool = False) 
         n, bs, bf = setup["n"], setup["batch_size"], setup["bucket_factor"]
         lengths = [max(3, min(max_len, int(rng.lognormvariate(math.log(max_len / 4), 0.6)))) for _ in range(n)]
         kwargs = dict(batch_size=bs, bucket_factor=bf, seed=7)
-        what = f"bucket_batches on {n} examples (batch_size={bs}, bucket_factor={bf})"
+        what = say("speed.bucket_what", n=n, bs=bs, bf=bf)
         got = call_student(student_fn, list(lengths), name="bucket_batches", reference=bucket_batches, **kwargs)
         if not isinstance(got, list) or not all(isinstance(b, list) for b in got):
-            raise GradingError(f"{what} should return a list of lists of indices, got {type(got).__name__}.")
+            raise GradingError(say("speed.bucket_not_lists", what=what, type=type(got).__name__))
         flat = [i for b in got for i in b]
         if any(not isinstance(i, int) for i in flat):
-            raise GradingError(f"{what}: batches must hold Python int indices (got {type(flat[0]).__name__}).")
+            raise GradingError(say("speed.bucket_not_int", what=what, type=type(flat[0]).__name__))
         if sorted(flat) != list(range(n)):
             missing = sorted(set(range(n)) - set(flat))[:5]
             dup = sorted({i for i in flat if flat.count(i) > 1})[:5]
-            raise GradingError(f"{what}: every index 0..{n - 1} must appear exactly once; missing {missing}, "
-                               f"repeated {dup}, {len(flat)} indices in all.")
+            raise GradingError(say("speed.bucket_indices", what=what, last=n - 1, missing=missing, dup=dup,
+                                   total=len(flat)))
         if max(len(b) for b in got) > bs:
-            raise GradingError(f"{what}: a batch has {max(len(b) for b in got)} examples, more than batch_size={bs}.")
+            raise GradingError(say("speed.bucket_too_big", what=what, size=max(len(b) for b in got), bs=bs))
         max_batches = sum(math.ceil(min(n - s, bs * bf) / bs) for s in range(0, n, bs * bf))
         if len(got) > max_batches:
-            raise GradingError(f"{what}: {len(got)} batches, but {max_batches} suffice; fill every batch of a "
-                               "chunk before starting the next.")
+            raise GradingError(say("speed.bucket_too_many", what=what, n=len(got), needed=max_batches))
         ref = bucket_batches(lengths, **kwargs)
         got_pad, ref_pad = padding_fraction(lengths, got), padding_fraction(lengths, ref)
         if got_pad > 1.25 * ref_pad + 0.02:
-            raise GradingError(f"{what}: {100 * got_pad:.1f}% of the padded slots are padding, the reference gets "
-                               f"{100 * ref_pad:.1f}%: sort each chunk by length before cutting it into batches.")
+            raise GradingError(say("speed.bucket_padding", what=what, got=100 * got_pad, ref=100 * ref_pad))
         wrong_chunk = _chunk_diagnosis(got, lengths, bs, bf, kwargs["seed"])
         if wrong_chunk:
-            raise GradingError(f"{what}: {wrong_chunk}")
+            raise GradingError(say("speed.bucket_detail", what=what, detail=wrong_chunk))
         again = call_student(student_fn, list(lengths), name="bucket_batches", reference=bucket_batches, **kwargs)
-        expect_equal(again, got, f"{what} called twice with seed=7", "Use random.Random(seed), not the global "
-                     "random module, so that the same seed gives the same batches.")
+        expect_equal(again, got, say("speed.bucket_twice", what=what), say("speed.bucket_global_random"))
         if n >= 100:
             other = call_student(student_fn, list(lengths), name="bucket_batches", reference=bucket_batches,
                                  batch_size=bs, bucket_factor=bf, seed=8)
             if other == got:
-                raise GradingError(f"{what}: seeds 7 and 8 gave identical batches; shuffle the indices (and the batch "
-                                   "order) with the seeded generator, so that each epoch sees other batches.")
+                raise GradingError(say("speed.bucket_same_for_seeds", what=what))
             order = [max(lengths[i] for i in b) for b in got]
             if order == sorted(order) and len(got) > 4:
-                raise GradingError(f"{what}: the batches come out sorted from shortest to longest; shuffle the batch "
-                                   "order, otherwise training sees all short examples first.")
-    passed(f"bucket_batches has the right properties on {len(setups)} data sets")
+                raise GradingError(say("speed.bucket_sorted", what=what))
+    passed(say("speed.bucket_passed", n=len(setups)))
 
 
 guard_checkers(globals())  # warnings and stderr while checking cost no points (core.checker)
