@@ -210,6 +210,20 @@ RULES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("how to draw: frequencies match over 4,000 draws; seed=1 differs", r"how to draw:.*4,000 draws.*`seed=1` gives another sequence"),
         ("equal sizes, 2,500 : 1 with T=5, a size-0 task in between, a single task", r"four equal sizes, a 2,500 : 1 size ratio.*size-0 task.*single task \(probability 1\.0\)")],
     ("07_multi_task", "test_concept_temperature_share"): FMT,
+    ("07_multi_task", "test_triage_heads"): [
+        ("the three label formats and their unknown markers", r"`\(batch, seq\)` int64 \| `-100`.*`\(batch,\)` float \| `nan`.*`\(batch, 4\)` float 0/1 \| a row of `-100`"),
+        ("every report has a real token; the vectors are contextual", r"every report has at least one real token.*about its whole report \*and\* about the token itself"),
+        ("the output dict: shapes, argmax, logits > 0, loss None without labels", r"`\(batch, seq, 3\)` scores.*`\(batch,\)` the predicted severity itself.*logit is > 0.*`none` when `labels` is `none`"),
+        ("dtype and device of hidden, finite; inputs not modified", r"in the dtype of `hidden`, on its device, and finite.*do not modify the inputs"),
+        ("built after torch.manual_seed, checked in eval mode", r"after `torch\.manual_seed\(seed\)`.*in `eval\(\)` mode"),
+        ("a batch of one report, reports of one token", r"a batch of one report and for reports of one token"),
+        ("padding changes no prediction", r"padding changes nothing\*\*: other vectors at the padding positions change no prediction"),
+        ("finite scalar loss with grad; once trained, every parameter gets a gradient", r"finite scalar that requires grad, and once trained.*every parameter of your module receives a gradient"),
+        ("each task's labels change the loss; unlabelled reports: vectors and removal change nothing; nothing labelled: 0",
+         r"its labels change the loss.*changing the vectors of the unlabelled reports does not change the loss.*neither does removing them.*nothing is\s+labelled the loss is 0"),
+        ("the fixed training recipe and the time limit", r"300 steps of `torch\.optim\.adam\(model\.parameters\(\), lr=1e-2\)`.*batches of 32.*within 60 s"),
+        ("the three held-out thresholds", r"tags token accuracy ≥ 0\.80.*severity r² ≥ 0\.60.*flags accuracy ≥ 0\.85"),
+        ("the rules again after training; hidden: other seeds, hidden_size 24 and 48", r"checked again on the trained module.*other seeds and `hidden_size` 24 and 48")],
     # ------------------------------------------------------------------ 08 grow.py
     ("08_growing_a_classifier", "test_grow_linear"): [
         ("layer and id2label not modified", r"\*\*do not modify it\.\*\*.*\*\*do not modify it\.\*\*"),

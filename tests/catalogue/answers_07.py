@@ -276,5 +276,139 @@ class TaskSampler:
                 yield names[i]
 ''',
         ],
+        "triage_heads": [
+            '''import torch.nn.functional as F
+from torch import nn
+
+
+class TriageHeads(nn.Module):
+    """[CLS]-style design: the first token stands for the report, a shared MLP trunk, an MLP per token for tags."""
+
+    WEIGHTS = {"tags": 1.0, "severity": 2.0, "flags": 1.0}
+
+    def __init__(self, hidden_size):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(hidden_size, 64), nn.GELU(), nn.Dropout(0.1))
+        self.severity_head = nn.Linear(64, 1)
+        self.flag_head = nn.Linear(64, 4)
+        self.tag_head = nn.Sequential(nn.Linear(hidden_size, 32), nn.ReLU(), nn.Linear(32, 3))
+
+    def forward(self, hidden, attention_mask, labels=None):
+        report = self.trunk(hidden[:, 0])          # position 0 is always a real token
+        out = {"tags": self.tag_head(hidden), "severity": self.severity_head(report)[:, 0],
+               "flags": self.flag_head(report)}
+        if labels is None:
+            out["loss"] = None
+            return out
+        losses = {}
+        tag_mask = labels["tags"].ne(-100)
+        if tag_mask.sum() > 0:
+            losses["tags"] = F.cross_entropy(out["tags"][tag_mask], labels["tags"][tag_mask])
+        sev_mask = labels["severity"].isnan().logical_not()
+        if sev_mask.sum() > 0:
+            losses["severity"] = ((out["severity"][sev_mask] - labels["severity"][sev_mask]) ** 2).mean()
+        flag_rows = labels["flags"].ne(-100).all(dim=1)
+        if flag_rows.sum() > 0:
+            losses["flags"] = F.binary_cross_entropy_with_logits(out["flags"][flag_rows], labels["flags"][flag_rows])
+        if losses:
+            out["loss"] = sum(self.WEIGHTS[k] * v for k, v in losses.items())
+        else:
+            out["loss"] = 0.0 * (out["tags"].sum() + out["severity"].sum() + out["flags"].sum())
+        return out
+''',
+            '''import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class TriageHeads(nn.Module):
+    """Attention pooling, zero-initialised output layers, and a learnt weight per task (uncertainty weighting)."""
+
+    def __init__(self, hidden_size):
+        super().__init__()
+        self.attend = nn.Linear(hidden_size, 1)
+        self.report_out = nn.Linear(hidden_size, 1 + 4)     # column 0: severity, columns 1-4: flags
+        self.token_out = nn.Linear(hidden_size, 3)
+        for layer in (self.report_out, self.token_out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        self.log_var = nn.Parameter(torch.zeros(3))         # one learnt log-variance per task
+
+    def forward(self, hidden, attention_mask, labels=None):
+        scores = self.attend(hidden).squeeze(-1).masked_fill(attention_mask == 0, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        report = torch.einsum("bs,bsh->bh", weights, hidden)
+        both = self.report_out(report)
+        tags, severity, flags = self.token_out(hidden), both[:, 0], both[:, 1:]
+        loss = None
+        if labels is not None:
+            parts = []
+            y = labels["tags"]
+            if (y != -100).any():
+                parts.append((0, F.cross_entropy(tags.reshape(-1, 3), y.reshape(-1), ignore_index=-100)))
+            y = labels["severity"]
+            ok = ~torch.isnan(y)
+            if ok.any():
+                parts.append((1, F.mse_loss(severity[ok], y[ok])))
+            y = labels["flags"]
+            ok = (y != -100).all(-1)
+            if ok.any():
+                parts.append((2, F.binary_cross_entropy_with_logits(flags[ok], y[ok])))
+            loss = 0.0 * (tags.sum() + severity.sum() + flags.sum())
+            for i, task_loss in parts:
+                loss = loss + torch.exp(-self.log_var[i]) * task_loss + self.log_var[i]
+        return {"tags": tags, "severity": severity, "flags": flags, "loss": loss}
+''',
+            '''import torch
+import torch.nn.functional as F
+from torch import nn
+
+IGNORE = -100
+
+
+def mean_over_tokens(hidden, attention_mask):
+    keep = attention_mask.unsqueeze(-1).type_as(hidden)
+    return (hidden * keep).sum(dim=1) / keep.sum(dim=1)
+
+
+class TriageHeads(nn.Module):
+    """Mean pooling; the tag head reads each token next to its report's vector; Huber loss for severity."""
+
+    def __init__(self, hidden_size, width=48):
+        super().__init__()
+        self.report = nn.Sequential(nn.Linear(hidden_size, width), nn.Tanh())
+        self.severity = nn.Linear(width, 1)
+        self.flags = nn.Linear(width, 4)
+        self.tags = nn.Linear(2 * hidden_size, 3)
+
+    def forward(self, hidden, attention_mask, labels=None):
+        pooled = mean_over_tokens(hidden, attention_mask)
+        r = self.report(pooled)
+        context = pooled.unsqueeze(1).expand_as(hidden)
+        result = dict(tags=self.tags(torch.cat([hidden, context], dim=-1)), severity=self.severity(r).flatten(),
+                      flags=self.flags(r), loss=None)
+        if labels is None:
+            return result
+        total = torch.zeros((), dtype=hidden.dtype, device=hidden.device)
+        anything = False
+        tok = labels["tags"].flatten()
+        if bool((tok != IGNORE).any()):
+            total = total + F.cross_entropy(result["tags"].flatten(0, 1), tok, ignore_index=IGNORE)
+            anything = True
+        sev = labels["severity"]
+        if bool((~sev.isnan()).any()):
+            total = total + F.smooth_l1_loss(result["severity"][~sev.isnan()], sev[~sev.isnan()])
+            anything = True
+        rows = [i for i in range(len(labels["flags"])) if bool((labels["flags"][i] != IGNORE).all())]
+        if rows:
+            idx = torch.tensor(rows, device=hidden.device)
+            total = total + 0.5 * F.binary_cross_entropy_with_logits(result["flags"][idx], labels["flags"][idx])
+            anything = True
+        if not anything:
+            total = total + 0.0 * sum(result[k].sum() for k in ("tags", "severity", "flags"))
+        result["loss"] = total
+        return result
+''',
+        ],
     },
 }

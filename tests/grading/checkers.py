@@ -36,6 +36,7 @@ CHECKS = {
     "build_heads": ("multitask", "check_build_heads", ("build_heads",), ()),
     "multitask_loss": ("multitask", "check_multitask_loss", ("multitask_loss",), ()),
     "task_sampler": ("multitask", "check_task_sampler", ("TaskSampler",), ()),
+    "triage_heads": ("design", "check_triage_heads", ("TriageHeads",), ()),
     "grow_linear": ("grow", "check_grow_linear", ("grow_linear",), ()),
     "imprint_rows": ("grow", "check_init_strategy", ("imprint_rows",), ()),
     "replay_mix": ("grow", "check_replay_mix", ("replay_mix",), ()),
