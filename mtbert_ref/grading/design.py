@@ -21,6 +21,7 @@ from torch import nn
 
 from .core import GradingError, call_student, clone_inputs, expect_unchanged, guard_checkers, hidden_seed, passed
 from .core import time_limit
+from ..modeling.pooling import masked_mean_pool
 
 __all__ = ["TriageHeads", "check_triage_heads", "N_TAGS", "N_FLAGS", "TRAIN_STEPS", "THRESHOLDS"]
 
@@ -35,13 +36,12 @@ class TriageHeads(nn.Module):
 
     def __init__(self, hidden_size):
         super().__init__()
-        self.tags = nn.Linear(hidden_size, 3)
+        self.tags = nn.Linear(hidden_size, N_TAGS)
         self.severity = nn.Linear(hidden_size, 1)
-        self.flags = nn.Linear(hidden_size, 4)
+        self.flags = nn.Linear(hidden_size, N_FLAGS)
 
     def forward(self, hidden, attention_mask, labels=None):
-        m = attention_mask.to(hidden.dtype).unsqueeze(-1)
-        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+        pooled = masked_mean_pool(hidden, attention_mask)
         out = {"tags": self.tags(hidden), "severity": self.severity(pooled).squeeze(-1),
                "flags": self.flags(pooled), "loss": None}
         if labels is None:
